@@ -1,0 +1,54 @@
+// A llama-family transformer loaded from GGUF, run on the CPU.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "gguf/gguf_file.h"
+#include "kv/kv_cache.h"
+#include "model/config.h"
+#include "model/prefill_observer.h"
+
+namespace compactor {
+
+struct ForwardOptions {
+    int64_t chunk_size = 512;             // tokens per prefill chunk (bounds activation memory)
+    PrefillObserver* observer = nullptr;  // sees every layer of every chunk when set
+    bool all_logits = false;              // logits for every token instead of the last only
+};
+
+class Model {
+public:
+    // Map the GGUF file, read the config and load the weights. n_threads <= 0
+    // means all cores. Throws gguf::GgufError or std::runtime_error with a
+    // message naming what is wrong (unsupported architecture, missing tensor).
+    static std::unique_ptr<Model> load(const std::string& path, int n_threads = 0);
+
+    ~Model();
+
+    const ModelConfig& config() const;
+    const gguf::GgufFile& file() const;
+    int n_threads() const;
+
+    // An empty cache shaped for this model.
+    KvCache make_cache(int64_t reserve_tokens = 0) const;
+
+    // Run `tokens` at positions cache.next_pos() onwards, appending their keys
+    // and values to `cache`. When `logits` is non-null it receives the output
+    // logits, [n_vocab] for the last token or [n_tokens × n_vocab] with
+    // options.all_logits. Throws std::invalid_argument for an out-of-range
+    // token id or a context longer than the model's n_ctx_train... only when
+    // the caller asks for that check in the engine; here any length works.
+    void forward(std::span<const int32_t> tokens, KvCache& cache, const ForwardOptions& options,
+                 std::vector<float>* logits) const;
+
+private:
+    struct Impl;
+    explicit Model(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace compactor

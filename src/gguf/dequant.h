@@ -12,7 +12,7 @@ namespace compactor::gguf {
 // Name as ggml prints it ("F32", "Q4_1", ...); "unknown" for other codes.
 std::string_view type_name(GgmlType type);
 
-// True when `code` is one of the GgmlType values the reader knows.
+// True when `code` is one of the GgmlType values (the reader accepts only these).
 bool is_known_type(uint32_t code);
 
 // Elements per block (1 for F32/F16/BF16, 32 for Q4_0/Q4_1/Q8_0, 256 for K-quants).
@@ -34,5 +34,10 @@ void dequantize(GgmlType type, const void* src, float* dst, int64_t n);
 // IEEE half and bfloat16 conversions.
 float fp16_to_fp32(uint16_t h);
 float bf16_to_fp32(uint16_t h);
+
+// fp32 to IEEE half, rounding to nearest even; values beyond the half range
+// become ±inf and NaN stays NaN (quiet). Used to write F16 data and the scales
+// of quantized blocks.
+uint16_t fp32_to_fp16(float f);
 
 }  // namespace compactor::gguf

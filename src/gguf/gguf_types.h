@@ -43,4 +43,8 @@ enum class ValueType : uint32_t {
     FLOAT64 = 12,
 };
 
+// Name as the GGUF specification writes it ("uint32", "string", ...);
+// "unknown" for other codes.
+std::string_view value_type_name(ValueType type);
+
 }  // namespace compactor::gguf

@@ -28,19 +28,34 @@ struct TokenizerVocab {
 
 // Read tokenizer.ggml.*; throws gguf::GgufError naming a missing or
 // inconsistent key, std::runtime_error for an unsupported tokenizer model.
+// A missing tokenizer.ggml.pre means "default" (GPT-2's regex). eot_id is
+// tokenizer.ggml.eot_token_id when present, else the id of "<|im_end|>", else
+// of "<|eot_id|>", else -1.
 TokenizerVocab read_vocab(const gguf::GgufFile& file);
 
 class Tokenizer {
 public:
+    // Throws std::invalid_argument naming the first inconsistency of the
+    // vocabulary (see validate_vocab in tokenizer/vocab.h) or an unknown
+    // pre-tokenizer.
     explicit Tokenizer(TokenizerVocab vocab);
     ~Tokenizer();
 
-    // Token ids for `text`. With parse_special, control and user-defined
-    // tokens written literally in the text (such as "<|im_start|>") become
-    // their ids; otherwise they are tokenized as plain text. No BOS is added.
+    // Token ids for `text`. With parse_special, control tokens written
+    // literally in the text (such as "<|im_start|>") become their ids;
+    // otherwise they are tokenized as plain text. User-defined tokens always
+    // become their ids. No BOS is added.
+    //
+    // Invalid UTF-8 is repaired first: each maximal invalid subpart becomes
+    // one U+FFFD, exactly as Python's bytes.decode("utf-8", errors="replace")
+    // does, so the ids equal those of a Hugging Face tokenizer given that
+    // decoded string. Throws std::runtime_error when a byte has no token and
+    // the vocabulary has no unknown token to stand in.
     std::vector<int32_t> encode(std::string_view text, bool parse_special = true) const;
 
-    // The UTF-8 bytes a token stands for (control tokens give their text).
+    // The bytes that a token represents: normal tokens through the byte-level
+    // alphabet, <0xXX> byte tokens as their byte, control, user-defined and
+    // other tokens as their text. Throws std::out_of_range for a bad id.
     std::string token_bytes(int32_t id) const;
     // The text of a sequence; invalid UTF-8 is kept as the raw bytes.
     std::string decode(const std::vector<int32_t>& ids) const;

@@ -1,0 +1,116 @@
+#include <chrono>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "compress/chunked_attention_scorer.h"
+#include "compress/compactor_scorer.h"
+#include "compress/compressor.h"
+#include "compress/leverage_scorer.h"
+#include "compress/selection.h"
+
+namespace compactor {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Fill the measured fields of `report` from the cache.
+void measure(const KvCache& cache, CompressionReport& report) {
+    report.rows_after = cache.total_rows();
+    report.bytes_after = cache.size_bytes();
+    report.kept_fraction = report.rows_before > 0
+                               ? static_cast<double>(report.rows_after) / static_cast<double>(report.rows_before)
+                               : 1.0;
+}
+
+// Every head must hold the n_tokens rows the scorer saw, and the score set
+// must cover every layer and head.
+void check_scores_match_cache(const KvCache& cache, const ScoreSet& scores) {
+    if (static_cast<int>(scores.scores.size()) != cache.n_layer()) {
+        throw std::invalid_argument(fmt::format("compress: the scorer returned {} layers but the cache has {}",
+                                                scores.scores.size(), cache.n_layer()));
+    }
+    for (int il = 0; il < cache.n_layer(); ++il) {
+        for (int h = 0; h < cache.n_head_kv(); ++h) {
+            if (cache.length(il, h) != scores.n_tokens) {
+                throw std::invalid_argument(fmt::format(
+                    "compress: the scorer observed {} tokens but layer {} head {} contains {} rows; "
+                    "compress right after prefilling the document into an empty cache",
+                    scores.n_tokens, il, h, cache.length(il, h)));
+            }
+        }
+    }
+}
+
+KeptRows select_layer(const ScoreSet& scores, int il, int n_head_kv, int64_t n_keep, ScoredRange range,
+                      const CompressionOptions& options) {
+    const std::vector<float>& layer = scores.scores[static_cast<size_t>(il)];
+    if (options.budget == BudgetMode::per_head) {
+        return select_per_head(layer, n_head_kv, scores.n_tokens, n_keep, range);
+    }
+    return select_per_layer(layer, n_head_kv, scores.n_tokens, n_keep, range, options.head_floor);
+}
+
+}  // namespace
+
+std::unique_ptr<Scorer> make_scorer(const CompressionOptions& options, const ModelShape& shape) {
+    validate(options);
+    if (options.method == "none") return nullptr;
+    if (options.method == "leverage") return std::make_unique<LeverageScorer>(options, shape);
+    if (options.method == "attention") return std::make_unique<ChunkedAttentionScorer>(options, shape);
+    return std::make_unique<CompactorScorer>(options, shape);
+}
+
+CompressionReport compress(KvCache& cache, Scorer* scorer, const CompressionOptions& options) {
+    validate(options);
+    CompressionReport report;
+    report.n_tokens = cache.max_length();
+    report.rows_before = cache.total_rows();
+    report.bytes_before = cache.size_bytes();
+    measure(cache, report);
+
+    if (scorer == nullptr || options.ratio == 0.0) {
+        spdlog::info("compress: method {} at ratio {}: cache left unchanged ({} tokens, {} bytes)", options.method,
+                     options.ratio, report.n_tokens, report.bytes_before);
+        return report;
+    }
+    const ScoredRange range = scored_range(report.n_tokens, options.sink, options.recent);
+    if (range.size() <= 0) {
+        spdlog::info("compress: {} tokens are all protected (sink {}, recent {}); cache left uncompressed",
+                     report.n_tokens, options.sink, options.recent);
+        report.skipped = true;
+        return report;
+    }
+
+    // Score.
+    const Clock::time_point score_start = Clock::now();
+    const ScoreSet scores = scorer->finalize();
+    report.score_s = seconds_since(score_start);
+    check_scores_match_cache(cache, scores);
+
+    // Select and compact, layer by layer.
+    const Clock::time_point compact_start = Clock::now();
+    const int64_t n_keep = keep_count(report.n_tokens, options.ratio, range);
+    for (int il = 0; il < cache.n_layer(); ++il) {
+        const KeptRows kept = select_layer(scores, il, cache.n_head_kv(), n_keep, range, options);
+        for (int h = 0; h < cache.n_head_kv(); ++h) cache.compact(il, h, kept[static_cast<size_t>(h)]);
+    }
+    report.compact_s = seconds_since(compact_start);
+
+    measure(cache, report);
+    spdlog::info(
+        "compress: {} at ratio {} ({} budget): {} tokens, kept {} of {} rows ({:.1f}%), {} -> {} bytes; "
+        "scoring {:.3f} s, selection and compaction {:.3f} s",
+        options.method, options.ratio, options.budget == BudgetMode::per_head ? "per-head" : "per-layer",
+        report.n_tokens, report.rows_after, report.rows_before, 100.0 * report.kept_fraction, report.bytes_before,
+        report.bytes_after, report.score_s, report.compact_s);
+    return report;
+}
+
+}  // namespace compactor

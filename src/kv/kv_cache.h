@@ -58,6 +58,7 @@ public:
     // the figure reported to users; positions are bookkeeping and excluded.
     size_t size_bytes() const;
 
+    // Remove every row and reset next_pos() to 0; the shape stays.
     void clear();
 
 private:
@@ -66,6 +67,8 @@ private:
         std::vector<float> v;        // [length × head_dim]
         std::vector<int32_t> pos;    // [length]
     };
+    // Throws std::invalid_argument naming il or h when either is out of range.
+    void check_head(int il, int h) const;
     Head& head(int il, int h) { return heads_[static_cast<size_t>(il) * n_head_kv_ + h]; }
     const Head& head(int il, int h) const { return heads_[static_cast<size_t>(il) * n_head_kv_ + h]; }
 

@@ -40,8 +40,8 @@ public:
     // and values to `cache`. When `logits` is non-null it receives the output
     // logits, [n_vocab] for the last token or [n_tokens × n_vocab] with
     // options.all_logits. Throws std::invalid_argument for an out-of-range
-    // token id or a context longer than the model's n_ctx_train... only when
-    // the caller asks for that check in the engine; here any length works.
+    // token id, a cache of another shape or a chunk_size <= 0. Any context
+    // length is accepted; limiting it to n_ctx_train is the caller's choice.
     void forward(std::span<const int32_t> tokens, KvCache& cache, const ForwardOptions& options,
                  std::vector<float>* logits) const;
 

@@ -1,0 +1,126 @@
+#include "model/model.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "model/forward_chunk.h"
+#include "model/linear.h"
+#include "model/thread_pool.h"
+#include "model/threads.h"
+#include "model/weights.h"
+
+namespace compactor {
+
+struct Model::Impl {
+    std::unique_ptr<gguf::GgufFile> file;
+    ModelConfig config;
+    ModelWeights weights;
+    int n_threads = 1;
+    std::unique_ptr<ThreadPool> pool;  // n_threads threads, the caller's included
+};
+
+namespace {
+
+void check_tokens(std::span<const int32_t> tokens, int n_vocab) {
+    for (size_t i = 0; i < tokens.size(); ++i) {
+        if (tokens[i] < 0 || tokens[i] >= n_vocab) {
+            throw std::invalid_argument(fmt::format(
+                "forward: token id {} at index {} is out of range for a vocabulary of {} tokens",
+                tokens[i], i, n_vocab));
+        }
+    }
+}
+
+void check_cache(const KvCache& cache, const ModelConfig& c) {
+    if (cache.n_layer() != c.n_layer || cache.n_head_kv() != c.n_head_kv || cache.head_dim() != c.head_dim) {
+        throw std::invalid_argument(fmt::format(
+            "forward: the KV cache has {} layers × {} KV heads × head_dim {}, but the model needs "
+            "{} × {} × {}; create it with Model::make_cache()",
+            cache.n_layer(), cache.n_head_kv(), cache.head_dim(), c.n_layer, c.n_head_kv, c.head_dim));
+    }
+}
+
+// logits [n_rows × n_vocab] from normalized hidden states [n_rows × n_embd].
+void project_logits(const ModelConfig& c, const ModelWeights& w, const float* hidden, int64_t n_rows,
+                    float* logits, ThreadPool& pool) {
+    linear(hidden, n_rows, c.n_embd, w.output_head(), c.n_vocab, nullptr, logits, pool);
+}
+
+}  // namespace
+
+Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Model::~Model() = default;
+
+std::unique_ptr<Model> Model::load(const std::string& path, int n_threads) {
+    auto impl = std::make_unique<Impl>();
+    impl->file = gguf::GgufFile::open(path);
+    impl->config = read_config(*impl->file);
+    impl->weights = load_weights(*impl->file, impl->config);
+    impl->n_threads = resolve_thread_count(n_threads);
+    impl->pool = std::make_unique<ThreadPool>(impl->n_threads);
+
+    const ModelConfig& c = impl->config;
+    spdlog::info(
+        "model: loaded '{}' arch={} n_layer={} n_embd={} n_head={} n_head_kv={} head_dim={} n_ff={} "
+        "n_vocab={} n_ctx_train={} rope_base={} tied_output={} weights={:.1f} MiB (fp32) threads={}",
+        c.name, c.arch, c.n_layer, c.n_embd, c.n_head, c.n_head_kv, c.head_dim, c.n_ff, c.n_vocab,
+        c.n_ctx_train, c.rope_freq_base, c.tied_output,
+        static_cast<double>(impl->weights.size_bytes()) / (1024.0 * 1024.0), impl->n_threads);
+    return std::unique_ptr<Model>(new Model(std::move(impl)));
+}
+
+const ModelConfig& Model::config() const { return impl_->config; }
+const gguf::GgufFile& Model::file() const { return *impl_->file; }
+int Model::n_threads() const { return impl_->n_threads; }
+
+KvCache Model::make_cache(int64_t reserve_tokens) const {
+    const ModelConfig& c = impl_->config;
+    return KvCache(c.n_layer, c.n_head_kv, c.head_dim, reserve_tokens);
+}
+
+void Model::forward(std::span<const int32_t> tokens, KvCache& cache, const ForwardOptions& options,
+                    std::vector<float>* logits) const {
+    const ModelConfig& c = impl_->config;
+    const auto n_tokens = static_cast<int64_t>(tokens.size());
+    if (options.chunk_size <= 0) {
+        throw std::invalid_argument(
+            fmt::format("forward: chunk_size is {}, expected a positive token count", options.chunk_size));
+    }
+    check_tokens(tokens, c.n_vocab);
+    check_cache(cache, c);
+    if (n_tokens == 0) {
+        if (logits != nullptr) logits->clear();
+        return;
+    }
+
+    // Only the pool runs in parallel here; see threads.h
+    const SingleThreadedBlas single_threaded_blas;
+    if (logits != nullptr) {
+        logits->resize(static_cast<size_t>((options.all_logits ? n_tokens : 1) * c.n_vocab));
+    }
+
+    // Chunks of at most chunk_size tokens bound the activation memory.
+    // Scratch buffers are allocated once per call (forward() is const and
+    // may run concurrently on different caches) and reused by every chunk.
+    ChunkScratch scratch;
+    for (int64_t start = 0; start < n_tokens; start += options.chunk_size) {
+        const int64_t n_chunk = std::min(options.chunk_size, n_tokens - start);
+        forward_chunk(c, impl_->weights, tokens.subspan(static_cast<size_t>(start), static_cast<size_t>(n_chunk)),
+                      cache, options.observer, *impl_->pool, scratch);
+
+        // Logits of this chunk's tokens, or only of the very last token
+        if (logits == nullptr) continue;
+        if (options.all_logits) {
+            project_logits(c, impl_->weights, scratch.xn.data(), n_chunk, logits->data() + start * c.n_vocab,
+                           *impl_->pool);
+        } else if (start + n_chunk == n_tokens) {
+            project_logits(c, impl_->weights, scratch.xn.data() + (n_chunk - 1) * c.n_embd, 1, logits->data(),
+                           *impl_->pool);
+        }
+    }
+}
+
+}  // namespace compactor

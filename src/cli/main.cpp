@@ -1,0 +1,60 @@
+// The `compactor` command: `run` answers questions about a document from a
+// full and a compressed KV cache, `inspect` prints a GGUF file's contents.
+// Exit codes: 0 on success, 1 on any error, CLI11's codes for bad options.
+#include <exception>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "cli/inspect_command.h"
+#include "cli/logging.h"
+#include "cli/run_command.h"
+#include "compactor/version.h"
+
+namespace {
+
+using namespace compactor::cli;
+
+void add_log_level_option(CLI::App& command, std::string& log_level) {
+    command.add_option("--log-level", log_level, "Log detail on stderr: trace, debug, info, warn, error or off")
+        ->check(CLI::IsMember(std::vector<std::string>(std::begin(kLogLevels), std::end(kLogLevels))))
+        ->capture_default_str();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    init_logging();
+
+    CLI::App app{"compactor: answer questions about a long document from a compressed KV cache"};
+    app.set_version_flag("--version", std::string("compactor ") + compactor::kVersion);
+    app.require_subcommand(1);
+    std::string log_level = "info";
+
+    RunArgs run_args;
+    CLI::App* run = app.add_subcommand("run", "Prefill a document, compress its KV cache and answer questions");
+    add_run_options(*run, run_args);
+    add_log_level_option(*run, log_level);
+
+    std::string inspect_path;
+    CLI::App* inspect = app.add_subcommand("inspect", "Print a GGUF file's metadata and tensors");
+    inspect->add_option("model", inspect_path, "GGUF model file")->required();
+    add_log_level_option(*inspect, log_level);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+    set_log_level(log_level);
+
+    try {
+        if (*run) return run_command(run_args);
+        return inspect_command(inspect_path);
+    } catch (const std::exception& e) {
+        report_error(e.what());
+        return 1;
+    }
+}

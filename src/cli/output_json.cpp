@@ -1,0 +1,87 @@
+// Machine-readable report of `compactor run`: one JSON object on stdout.
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/run_result.h"
+
+namespace compactor::cli {
+
+namespace {
+
+using nlohmann::json;
+
+json answer_json(const Answer& answer) {
+    return {
+        {"text", answer.text},
+        {"n_question_tokens", answer.n_question_tokens},
+        {"n_generated_tokens", answer.n_generated_tokens},
+        {"prefill_s", answer.prefill_s},
+        {"decode_s", answer.decode_s},
+        {"stop_reason", to_string(answer.stop_reason)},
+    };
+}
+
+json compression_json(const CompressionOptions& c) {
+    return {
+        {"method", c.method},
+        {"ratio", c.ratio},
+        {"blend", c.blend},
+        {"sketch_dim", c.sketch_dim},
+        {"attn_chunk", c.attn_chunk},
+        {"sink", c.sink},
+        {"recent", c.recent},
+        {"budget", c.budget == BudgetMode::per_head ? "per_head" : "per_layer"},
+        {"head_floor", c.head_floor},
+        {"leverage_window", c.leverage_window},
+        {"value_weighting", c.value_weighting},
+        {"seed", c.seed},
+    };
+}
+
+}  // namespace
+
+void print_json(const RunResult& r) {
+    json answers = json::array();
+    for (const AnswerPair& pair : r.answers) {
+        answers.push_back({
+            {"question", pair.question},
+            {"answer_full", pair.full.text},
+            {"answer_compressed", pair.compressed.text},
+            {"full", answer_json(pair.full)},
+            {"compressed", answer_json(pair.compressed)},
+        });
+    }
+
+    const json report = {
+        {"version", kVersion},
+        {"model", r.model_path},
+        {"model_name", r.model_name},
+        {"n_threads", r.n_threads},
+        {"context", r.context_path},
+        {"n_context_tokens", r.n_context_tokens},
+        {"method", r.compression.method},
+        {"ratio", r.compression.ratio},
+        {"kept_fraction", r.kept_fraction()},
+        {"compression", compression_json(r.compression)},
+        {"compression_skipped", r.report.skipped},
+        {"kv_bytes_full", r.kv_bytes_full},
+        {"kv_bytes_compressed", r.kv_bytes_compressed},
+        {"kv_rows_full", r.kv_rows_full},
+        {"kv_rows_compressed", r.kv_rows_compressed},
+        {"timings",
+         {
+             {"prefill_s", r.prefill_s},
+             {"score_s", r.report.score_s},
+             {"compact_s", r.report.compact_s},
+             {"decode_s", r.decode_s()},
+         }},
+        {"prefill_tokens_per_s", r.prefill_tokens_per_s()},
+        {"decode_tokens_per_s", r.decode_tokens_per_s()},
+        {"n_generated_tokens", r.n_generated_tokens()},
+        {"answers", answers},
+    };
+    std::cout << report.dump(2) << std::endl;
+}
+
+}  // namespace compactor::cli

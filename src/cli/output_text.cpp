@@ -1,0 +1,57 @@
+// Human-readable report of `compactor run`: settings, KV sizes, timings, and
+// each question's full-cache and compressed-cache answers side by side.
+#include <fmt/format.h>
+
+#include "cli/run_result.h"
+#include "cli/text_columns.h"
+
+namespace compactor::cli {
+
+namespace {
+
+constexpr double kMiB = 1024.0 * 1024.0;
+
+double per_second(int64_t count, double seconds) { return seconds > 0 ? static_cast<double>(count) / seconds : 0.0; }
+
+void print_header(const RunResult& r) {
+    const CompressionOptions& c = r.compression;
+    fmt::print("model     {} ({}, {} threads)\n", r.model_path, r.model_name.empty() ? "unnamed" : r.model_name,
+               r.n_threads);
+    fmt::print("document  {} ({} context tokens)\n", r.context_path, r.n_context_tokens);
+    fmt::print("method    {} at ratio {:.2f}: blend {}, sketch {}, chunk {}, sink {}, recent {}, {} budget\n",
+               c.method, c.ratio, c.blend, c.sketch_dim, c.attn_chunk, c.sink, c.recent,
+               c.budget == BudgetMode::per_head ? "per_head" : "per_layer");
+    fmt::print("KV cache  {:.1f} MiB full -> {:.1f} MiB compressed, kept fraction {:.4f} ({} of {} rows)\n",
+               r.kv_bytes_full / kMiB, r.kv_bytes_compressed / kMiB, r.kept_fraction(), r.kv_rows_compressed,
+               r.kv_rows_full);
+    fmt::print("timings   prefill {:.2f} s ({:.0f} tokens/s), scoring {:.3f} s, compaction {:.3f} s, "
+               "decoding {:.2f} s ({:.1f} tokens/s over {} tokens)\n",
+               r.prefill_s, r.prefill_tokens_per_s(), r.report.score_s, r.report.compact_s, r.decode_s(),
+               r.decode_tokens_per_s(), r.n_generated_tokens());
+}
+
+std::string answer_caption(const char* cache_name, const Answer& answer) {
+    return fmt::format("[{}: {} tokens, {:.1f} tokens/s, {}]", cache_name, answer.n_generated_tokens,
+                       per_second(answer.n_generated_tokens, answer.decode_s), to_string(answer.stop_reason));
+}
+
+}  // namespace
+
+void print_text(const RunResult& r) {
+    print_header(r);
+
+    const std::string indent = "    ";
+    const size_t column_width = (output_width() - indent.size() - 3) / 2;
+    const std::string full_title = fmt::format("full cache ({:.1f} MiB)", r.kv_bytes_full / kMiB);
+    const std::string compressed_title = fmt::format("compressed cache ({:.1f} MiB)", r.kv_bytes_compressed / kMiB);
+    for (size_t i = 0; i < r.answers.size(); ++i) {
+        const AnswerPair& pair = r.answers[i];
+        fmt::print("\nQ{}  {}\n", i + 1, pair.question);
+        fmt::print("{}", side_by_side(full_title, compressed_title, column_width, indent));
+        fmt::print("{}", side_by_side(pair.full.text, pair.compressed.text, column_width, indent));
+        fmt::print("{}", side_by_side(answer_caption("full", pair.full), answer_caption("compressed", pair.compressed),
+                                      column_width, indent));
+    }
+}
+
+}  // namespace compactor::cli

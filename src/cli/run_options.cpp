@@ -1,0 +1,74 @@
+#include "cli/run_args.h"
+
+namespace compactor::cli {
+
+namespace {
+
+void add_compression_options(CLI::App& command, RunArgs& args) {
+    CompressionOptions& c = args.compression;
+    command.add_option("--ratio", c.ratio, "Fraction of context tokens removed from the KV cache, in [0, 1)")
+        ->capture_default_str();
+    command.add_option("--method", c.method, "Scorer: compactor, leverage, attention or none")
+        ->capture_default_str();
+    command.add_option("--blend", c.blend, "Weight λ of the leverage part: score = z(attention) + λ·z(leverage)")
+        ->capture_default_str();
+    command.add_option("--sketch-dim", c.sketch_dim, "Columns of the Gaussian sketch of the keys")
+        ->capture_default_str();
+    command.add_option("--attn-chunk", c.attn_chunk, "Tokens per non-causal attention chunk of the scorer")
+        ->capture_default_str();
+    command.add_option("--sink", c.sink, "First tokens always kept")->capture_default_str();
+    command.add_option("--recent", c.recent, "Last tokens always kept")->capture_default_str();
+    command.add_option("--budget", args.budget,
+                       "per_head: every KV head keeps the same count; per_layer: one top-k over a layer's heads")
+        ->check(CLI::IsMember({"per_head", "per_layer"}))
+        ->capture_default_str();
+    command.add_option("--head-floor", c.head_floor,
+                       "per_layer: smallest share of an even split that each head keeps, in [0, 1]")
+        ->capture_default_str();
+    command.add_option("--leverage-window", c.leverage_window,
+                       "Tokens per window of leverage statistics; 0 uses the whole document")
+        ->capture_default_str();
+    command.add_flag("--no-value-weighting", args.no_value_weighting,
+                     "Do not multiply attention scores by the value norm");
+    command.add_option("--seed", c.seed, "Seed of the Gaussian sketch")->capture_default_str();
+}
+
+void add_sampling_options(CLI::App& command, RunArgs& args) {
+    SamplingOptions& s = args.sampling;
+    command.add_option("--temperature", s.temperature, "Sampling temperature; 0 decodes greedily")
+        ->capture_default_str();
+    command.add_option("--top-k", s.top_k, "Sample from the k most likely tokens; 0 turns it off")
+        ->capture_default_str();
+    command.add_option("--top-p", s.top_p, "Sample from the smallest set of tokens whose probability reaches p")
+        ->capture_default_str();
+    command.add_option("--sample-seed", s.seed, "Seed of the sampler (each answer restarts from it)")
+        ->capture_default_str();
+}
+
+}  // namespace
+
+void add_run_options(CLI::App& command, RunArgs& args) {
+    command.add_option("--model", args.model, "GGUF model file (default: the model scripts/fetch_model.sh fetches)");
+    command.add_option("--context", args.context, "Text file to prefill (default: the bundled examples/document.txt)");
+    command.add_option("--question", args.questions,
+                       "Question to answer; repeat for several (default: examples/questions.txt)");
+    command.add_option("--max-tokens", args.max_tokens, "Tokens generated per answer at most")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    command.add_option("--threads", args.threads, "Worker threads; 0 uses all cores")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    command.add_option("--prefill-chunk", args.prefill_chunk, "Tokens per prefill forward pass")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    command.add_flag("--json", args.json, "Print one JSON object on stdout (logs stay on stderr)");
+    add_compression_options(command, args);
+    add_sampling_options(command, args);
+}
+
+void finish_run_args(RunArgs& args) {
+    args.compression.budget = args.budget == "per_head" ? BudgetMode::per_head : BudgetMode::per_layer;
+    args.compression.value_weighting = !args.no_value_weighting;
+}
+
+}  // namespace compactor::cli

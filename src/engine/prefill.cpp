@@ -1,0 +1,81 @@
+#include <algorithm>
+#include <cctype>
+#include <span>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "compactor/engine.h"
+#include "engine/prompt_format.h"
+#include "engine/score_state.h"
+#include "engine/stopwatch.h"
+
+namespace compactor {
+
+namespace {
+
+bool is_blank(std::string_view text) {
+    return std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isspace(c) != 0; });
+}
+
+void check_document_options(const DocumentOptions& options) {
+    if (options.prefill_chunk <= 0) {
+        throw std::invalid_argument(fmt::format("prefill_chunk must be a positive token count, got {}", options.prefill_chunk));
+    }
+    if (options.answer_reserve < 0) {
+        throw std::invalid_argument(fmt::format("answer_reserve must be >= 0 tokens, got {}", options.answer_reserve));
+    }
+    validate(options.compression);
+}
+
+void check_fits_context(int64_t n_prompt, int64_t answer_reserve, int64_t n_ctx_train) {
+    if (n_prompt + answer_reserve <= n_ctx_train) return;
+    throw std::invalid_argument(fmt::format(
+        "document prompt is {} tokens; with {} tokens reserved for the question and answer it exceeds the "
+        "model's context of {} tokens; shorten the document to at most {} tokens or split it",
+        n_prompt, answer_reserve, n_ctx_train, std::max<int64_t>(0, n_ctx_train - answer_reserve)));
+}
+
+}  // namespace
+
+DocumentSession Engine::open_document(std::string_view document, const DocumentOptions& options) const {
+    if (is_blank(document)) {
+        throw std::invalid_argument("document is empty; pass a text file with content");
+    }
+    check_document_options(options);
+
+    const std::vector<int32_t> tokens = encode_document_prompt(*tokenizer_, chat_template_, document);
+    const auto n_prompt = static_cast<int64_t>(tokens.size());
+    check_fits_context(n_prompt, options.answer_reserve, config().n_ctx_train);
+
+    DocumentSession session;
+    session.engine_ = this;
+    session.scoring_options_ = options.compression;
+    session.n_context_tokens_ = n_prompt;
+    session.score_state_ = std::make_shared<DocumentSession::ScoreState>();
+    const ModelShape shape{config().n_layer, config().n_head, config().n_head_kv, config().head_dim};
+    session.score_state_->scorer = make_scorer(options.compression, shape);
+    session.cache_ = model_->make_cache(n_prompt);
+
+    // One forward call per chunk, so progress is reported between chunks;
+    // the scorer observes every layer of every chunk.
+    spdlog::info("engine: prefilling {} document prompt tokens in chunks of {} (scorer: {})", n_prompt,
+                 options.prefill_chunk, options.compression.method);
+    const ForwardOptions forward_options{options.prefill_chunk, session.score_state_->scorer.get(), false};
+    const std::span<const int32_t> all_tokens(tokens);
+    Stopwatch prefill_time;
+    for (int64_t pos = 0; pos < n_prompt; pos += options.prefill_chunk) {
+        const int64_t n_chunk = std::min(options.prefill_chunk, n_prompt - pos);
+        model_->forward(all_tokens.subspan(static_cast<size_t>(pos), static_cast<size_t>(n_chunk)), session.cache_,
+                        forward_options, nullptr);
+        if (options.on_progress) options.on_progress({pos + n_chunk, n_prompt, prefill_time.elapsed_s()});
+    }
+    session.prefill_s_ = prefill_time.elapsed_s();
+
+    spdlog::info("engine: prefilled {} tokens in {:.2f} s ({:.1f} tokens/s), KV cache {:.1f} MiB", n_prompt,
+                 session.prefill_s_, n_prompt / session.prefill_s_, session.cache_.size_bytes() / (1024.0 * 1024.0));
+    return session;
+}
+
+}  // namespace compactor

@@ -1,0 +1,40 @@
+#include "engine/prompt_format.h"
+
+#include <string>
+
+namespace compactor {
+
+namespace {
+
+void append(std::vector<int32_t>& tokens, const std::vector<int32_t>& more) {
+    tokens.insert(tokens.end(), more.begin(), more.end());
+}
+
+}  // namespace
+
+std::vector<int32_t> encode_document_prompt(const Tokenizer& tokenizer, const ChatTemplate& chat_template,
+                                            std::string_view document) {
+    std::vector<int32_t> tokens;
+    const TokenizerVocab& vocab = tokenizer.vocab();
+    if (vocab.add_bos && vocab.bos_id >= 0) tokens.push_back(vocab.bos_id);
+
+    // Template text is parsed for control tokens; the document is not, so
+    // "<|im_end|>" inside it stays plain text.
+    std::string header;
+    if (!chat_template.default_system_prompt().empty()) {
+        header += "<|im_start|>system\n" + chat_template.default_system_prompt() + "<|im_end|>\n";
+    }
+    header += "<|im_start|>user\n";
+    append(tokens, tokenizer.encode(header, /*parse_special=*/true));
+    append(tokens, tokenizer.encode(document, /*parse_special=*/false));
+    return tokens;
+}
+
+std::vector<int32_t> encode_question_suffix(const Tokenizer& tokenizer, std::string_view question) {
+    std::vector<int32_t> tokens = tokenizer.encode("\n\nQuestion: ", /*parse_special=*/false);
+    append(tokens, tokenizer.encode(question, /*parse_special=*/false));
+    append(tokens, tokenizer.encode("\nAnswer briefly.<|im_end|>\n<|im_start|>assistant\n", /*parse_special=*/true));
+    return tokens;
+}
+
+}  // namespace compactor

@@ -1,0 +1,20 @@
+// Scoring state of one prefill, shared by every copy of a DocumentSession.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include "compactor/engine.h"
+#include "compress/compressor.h"
+
+namespace compactor {
+
+struct DocumentSession::ScoreState {
+    std::unique_ptr<Scorer> scorer;  // nullptr for method "none"
+    std::optional<ScoreSet> scores;  // set by the first compress() of any copy that scores
+    double score_s = 0;              // time the scorer's finalize() took, measured by compress()
+    std::mutex mutex;                // copies may compress from different threads
+};
+
+}  // namespace compactor

@@ -33,6 +33,12 @@ constexpr uint32_t kMaxDims = 4;
 // exhausting the stack.
 constexpr int kMaxArrayDepth = 16;
 
+// Each array element becomes a Value of about 50 bytes, so a forged file of
+// one-byte elements would need 50 times its size in memory. The cap bounds that
+// to about 1 GiB; real vocabularies (3 arrays of up to 256k tokens plus merges)
+// stay far below it.
+constexpr uint64_t kMaxArrayElements = uint64_t{1} << 24;
+
 bool is_valid_value_type(uint32_t code) { return code <= static_cast<uint32_t>(ValueType::FLOAT64); }
 
 // Smallest encoding of one element of `type`, for checking counts up front.
@@ -65,9 +71,10 @@ ValueType read_value_type(ByteReader& in, std::string_view field) {
     return static_cast<ValueType>(code);
 }
 
-Value read_value(ByteReader& in, ValueType type, int depth);
+Value read_value(ByteReader& in, ValueType type, int depth, uint64_t& n_elements);
 
-Array read_array(ByteReader& in, int depth) {
+// n_elements counts the array elements read so far over the whole file.
+Array read_array(ByteReader& in, int depth, uint64_t& n_elements) {
     const size_t array_at = in.offset();
     if (depth >= kMaxArrayDepth) {
         throw in.error_at(array_at, "array", fmt::format(
@@ -79,10 +86,16 @@ Array read_array(ByteReader& in, int depth) {
     const size_t count_at = in.offset();
     const uint64_t count = in.read_u64("array count");
     in.check_count(count, min_value_bytes(array.element_type), count_at, "array count");
+    if (count > kMaxArrayElements - n_elements) {
+        throw in.error_at(count_at, fmt::format("array count {}", count), fmt::format(
+            "brings the metadata arrays past {} elements in total, more than any model needs",
+            kMaxArrayElements));
+    }
+    n_elements += count;
 
     array.elements.reserve(static_cast<size_t>(count));
     for (uint64_t i = 0; i < count; ++i) {
-        array.elements.push_back(read_value(in, array.element_type, depth + 1));
+        array.elements.push_back(read_value(in, array.element_type, depth + 1, n_elements));
     }
     return array;
 }
@@ -100,7 +113,7 @@ T read_raw(ByteReader& in, std::string_view field) {
     return value;
 }
 
-Value read_value(ByteReader& in, ValueType type, int depth) {
+Value read_value(ByteReader& in, ValueType type, int depth, uint64_t& n_elements) {
     Value v;
     v.type = type;
     switch (type) {
@@ -122,7 +135,7 @@ Value read_value(ByteReader& in, ValueType type, int depth) {
             break;
         }
         case ValueType::STRING: v.data = in.read_string("string"); break;
-        case ValueType::ARRAY: v.data = read_array(in, depth); break;
+        case ValueType::ARRAY: v.data = read_array(in, depth, n_elements); break;
     }
     return v;
 }
@@ -244,6 +257,7 @@ void GgufFile::parse() {
     // Metadata: key string length, value type, and at least one byte of value.
     in.check_count(n_kv, 8 + 4 + 1, n_kv_at, "metadata key count");
     metadata_.reserve(static_cast<size_t>(n_kv));
+    uint64_t n_array_elements = 0;
     for (uint64_t i = 0; i < n_kv; ++i) {
         in.context = fmt::format("metadata key #{}", i);
         const size_t key_at = in.offset();
@@ -253,7 +267,7 @@ void GgufFile::parse() {
             throw in.error_at(key_at, "key", "is a duplicate of an earlier key");
         }
         const ValueType type = read_value_type(in, "value type");
-        Value value = read_value(in, type, 0);
+        Value value = read_value(in, type, 0, n_array_elements);
         metadata_index_.emplace(key, metadata_.size());
         metadata_.emplace_back(std::move(key), std::move(value));
     }

@@ -372,3 +372,36 @@ TEST(GgufMalformed, RandomCorruptionNeverCrashes) {
 }
 
 }  // namespace
+
+// A file that really contains 2^24 + 1 one-byte elements is within its size,
+// but would need about 50 times that in memory; the reader rejects it.
+TEST(GgufMalformed, TooManyArrayElementsInTotal) {
+    const uint64_t count = (uint64_t{1} << 24) + 1;
+    std::vector<uint8_t> bytes;
+    auto put = [&bytes](const void* data, size_t n) {
+        const auto* p = static_cast<const uint8_t*>(data);
+        bytes.insert(bytes.end(), p, p + n);
+    };
+    const uint32_t version = 3;
+    const uint64_t n_tensors = 0;
+    const uint64_t n_kv = 1;
+    const uint64_t key_length = 3;
+    const uint32_t array_type = 9;
+    const uint32_t element_type = 0;  // UINT8
+    put("GGUF", 4);
+    put(&version, 4);
+    put(&n_tensors, 8);
+    put(&n_kv, 8);
+    put(&key_length, 8);
+    put("big", 3);
+    put(&array_type, 4);
+    put(&element_type, 4);
+    const size_t count_at = bytes.size();
+    put(&count, 8);
+    bytes.resize(bytes.size() + count, 0);
+
+    const std::string message = parse_error(bytes);
+    EXPECT_CONTAINS(message, "array count 16777217");
+    EXPECT_CONTAINS(message, "at byte offset " + std::to_string(count_at));
+    EXPECT_CONTAINS(message, "16777216 elements in total");
+}

@@ -10,6 +10,7 @@
 
 #include "compress/chunk_check.h"
 #include "compress/zscore.h"
+#include "model/thread_pool.h"
 
 namespace compactor {
 
@@ -96,34 +97,47 @@ void ChunkedAttentionScorer::observe(const LayerChunk& chunk) {
     // Score every chunk that cannot contain a recent token.
     const int64_t chunk_len = options_.attn_chunk;
     while (pending.size(shape_.n_head_kv) >= chunk_len + options_.recent) {
-        score_chunk(pending, chunk_len, done_[il]);
+        score_chunk(pending, chunk_len, done_[il], chunk.pool);
         drop_front(pending, chunk_len);
     }
 }
 
 void ChunkedAttentionScorer::score_chunk(const Pending& pending, int64_t m,
-                                         std::vector<std::vector<float>>& columns) const {
+                                         std::vector<std::vector<float>>& columns, ThreadPool* pool) const {
     const int d = shape_.head_dim;
     const int n_group = shape_.n_head / shape_.n_head_kv;
     const int q_stride = shape_.n_head * d;
     const int k_stride = shape_.n_head_kv * d;
-    std::vector<float> logits(static_cast<size_t>(m) * static_cast<size_t>(m));
 
+    // Column sums per query head [n_head][m]; each head is an independent task.
+    std::vector<std::vector<double>> sums(static_cast<size_t>(shape_.n_head));
+    auto score_query_head = [&](int64_t hq) {
+        const int64_t h = hq / n_group;
+        std::vector<float> logits(static_cast<size_t>(m) * static_cast<size_t>(m));
+        std::vector<double>& head_sums = sums[static_cast<size_t>(hq)];
+        head_sums.assign(static_cast<size_t>(m), 0.0);
+
+        // logits [m × m] = Q_hq [m × d] K_hᵀ [d × m], unscaled.
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(m), d, 1.0f,
+                    pending.q.data() + static_cast<size_t>(hq) * d, q_stride,
+                    pending.k.data() + static_cast<size_t>(h) * d, k_stride, 0.0f, logits.data(),
+                    static_cast<int>(m));
+        add_softmax_column_sums(logits, m, head_sums);
+    };
+    if (pool != nullptr) {
+        pool->parallel_for(shape_.n_head, score_query_head);
+    } else {
+        for (int hq = 0; hq < shape_.n_head; ++hq) score_query_head(hq);
+    }
+
+    // Average over each KV head's group in a fixed order, so results do not
+    // depend on the thread count.
     for (int h = 0; h < shape_.n_head_kv; ++h) {
-        std::vector<double> sums(static_cast<size_t>(m), 0.0);
-        for (int g = 0; g < n_group; ++g) {
-            const int hq = h * n_group + g;
-            // logits [m × m] = Q_hq [m × d] K_hᵀ [d × m], unscaled.
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(m), d, 1.0f,
-                        pending.q.data() + static_cast<size_t>(hq) * d, q_stride,
-                        pending.k.data() + static_cast<size_t>(h) * d, k_stride, 0.0f, logits.data(),
-                        static_cast<int>(m));
-            add_softmax_column_sums(logits, m, sums);
-        }
-
         std::vector<float>& out = columns[static_cast<size_t>(h)];
         for (int64_t t = 0; t < m; ++t) {
-            double score = sums[static_cast<size_t>(t)] / n_group;
+            double total = 0.0;
+            for (int g = 0; g < n_group; ++g) total += sums[static_cast<size_t>(h * n_group + g)][static_cast<size_t>(t)];
+            double score = total / n_group;
             if (options_.value_weighting) score *= pending.v_norm[static_cast<size_t>(t * shape_.n_head_kv + h)];
             out.push_back(static_cast<float>(score));
         }
@@ -166,7 +180,7 @@ ScoreSet ChunkedAttentionScorer::finalize() {
         if (pending.v_norm.empty()) left = 0;
         while (left > 0) {
             const int64_t m = std::min<int64_t>(left, options_.attn_chunk);
-            score_chunk(pending, m, columns);
+            score_chunk(pending, m, columns, nullptr);
             drop_front(pending, m);
             left -= m;
         }

@@ -45,7 +45,10 @@ private:
         int64_t size(int n_head_kv) const { return static_cast<int64_t>(v_norm.size()) / n_head_kv; }
     };
 
-    void score_chunk(const Pending& pending, int64_t m, std::vector<std::vector<float>>& columns) const;
+    // Append the scores of the first m pending tokens to `columns`; the
+    // query heads run in parallel on `pool` when it is not null.
+    void score_chunk(const Pending& pending, int64_t m, std::vector<std::vector<float>>& columns,
+                     ThreadPool* pool) const;
     void drop_front(Pending& pending, int64_t m) const;
 
     CompressionOptions options_;

@@ -62,6 +62,7 @@ void attention_block(const ModelConfig& c, const LayerWeights& w, int il, int64_
         chunk.k_raw = s.k_raw.data();
         chunk.k_rope = s.k.data();
         chunk.v = s.v.data();
+        chunk.pool = &pool;
         observer->observe(chunk);
     }
 

@@ -9,6 +9,8 @@
 
 namespace compactor {
 
+class ThreadPool;
+
 // One layer's projections for one chunk of n_tokens consecutive tokens.
 // All arrays are token-major and contiguous:
 //   q_rope   [n_tokens × n_head    × head_dim]  queries after RoPE
@@ -26,6 +28,9 @@ struct LayerChunk {
     const float* k_raw = nullptr;
     const float* k_rope = nullptr;
     const float* v = nullptr;
+    // The forward pass's workers, idle while observe() runs; scorers may
+    // spread their per-chunk work over them. Null means run serially.
+    ThreadPool* pool = nullptr;
 };
 
 class PrefillObserver {

@@ -1,4 +1,4 @@
-// compactor-test-libs: compactor_compress
+// compactor-test-libs: compactor_compress compactor_model
 //
 // The chunked non-causal attention part against a plain recomputation here:
 // the scalar reference column sums per chunk (chunks start at token `sink`),
@@ -11,6 +11,7 @@
 
 #include "compress/chunked_attention_scorer.h"
 #include "compress/scored_range.h"
+#include "model/thread_pool.h"
 #include "test_compress_synthetic.h"
 
 namespace compactor {
@@ -153,6 +154,36 @@ TEST(CompressAttention, PartialChunksEqualOneShot) {
             for (size_t i = 0; i < got.scores[il].size(); ++i) {
                 EXPECT_NEAR(got.scores[il][i], expected.scores[il][i], 1e-5) << "step " << step << " index " << i;
             }
+        }
+    }
+}
+
+// A scorer handed the forward pass's thread pool splits each chunk over the
+// query heads; the scores must not depend on it.
+TEST(CompressAttention, ThreadPoolGivesSameScores) {
+    const ModelShape shape{2, 6, 2, 16};
+    const int64_t n = 8 + 3 * 32 + 4;
+    const std::vector<SyntheticLayer> layers = test::make_model(shape, n, 31);
+    const CompressionOptions o = attention_options(32);
+
+    ChunkedAttentionScorer serial(o, shape);
+    test::feed_model(serial, shape, layers, n, 40);
+    const ScoreSet expected = serial.finalize();
+
+    ThreadPool pool(3);
+    ChunkedAttentionScorer parallel(o, shape);
+    for (int64_t t0 = 0; t0 < n; t0 += 40) {
+        for (int il = 0; il < shape.n_layer; ++il) {
+            LayerChunk chunk = test::chunk_of(shape, layers[static_cast<size_t>(il)], il, t0, std::min<int64_t>(40, n - t0));
+            chunk.pool = &pool;
+            parallel.observe(chunk);
+        }
+    }
+    const ScoreSet got = parallel.finalize();
+    for (size_t il = 0; il < 2; ++il) {
+        ASSERT_EQ(got.scores[il].size(), expected.scores[il].size());
+        for (size_t i = 0; i < got.scores[il].size(); ++i) {
+            EXPECT_EQ(got.scores[il][i], expected.scores[il][i]) << "layer " << il << " index " << i;
         }
     }
 }

@@ -1,6 +1,6 @@
 // The `compactor` command: `run` answers questions about a document from a
 // full and a compressed KV cache, `inspect` prints a GGUF file's contents.
-// Exit codes: 0 on success, 1 on any error, CLI11's codes for bad options.
+// Exit codes: 0 on success (and for --help, --version), 1 on any error.
 #include <exception>
 #include <string>
 #include <vector>
@@ -46,7 +46,9 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        if (e.get_exit_code() == 0) return app.exit(e);  // --help and --version
+        report_error(std::string(e.what()) + " (see compactor --help, or compactor run --help)");
+        return 1;
     }
     set_log_level(log_level);
 

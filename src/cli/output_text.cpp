@@ -13,10 +13,27 @@ constexpr double kMiB = 1024.0 * 1024.0;
 
 double per_second(int64_t count, double seconds) { return seconds > 0 ? static_cast<double>(count) / seconds : 0.0; }
 
+// Say when the cache kept clearly more than the requested 1 − ratio, so a
+// user does not read the method line as what happened.
+void print_compression_notes(const RunResult& r) {
+    const CompressionOptions& c = r.compression;
+    if (r.report.skipped) {
+        fmt::print("note      the {} context tokens are all protected (sink {} + recent {}), so the cache was "
+                   "left uncompressed\n",
+                   r.n_context_tokens, c.sink, c.recent);
+        return;
+    }
+    const double requested_kept = 1.0 - c.ratio;
+    if (c.method != "none" && r.kept_fraction() > requested_kept + 0.01) {
+        fmt::print("note      kept {:.4f} instead of {:.4f}: the {} protected tokens (sink + recent) are always kept\n",
+                   r.kept_fraction(), requested_kept, c.sink + c.recent);
+    }
+}
+
 void print_header(const RunResult& r) {
     const CompressionOptions& c = r.compression;
-    fmt::print("model     {} ({}, {} threads)\n", r.model_path, r.model_name.empty() ? "unnamed" : r.model_name,
-               r.n_threads);
+    fmt::print("model     {} ({}, {} thread{})\n", r.model_path, r.model_name.empty() ? "unnamed" : r.model_name,
+               r.n_threads, r.n_threads == 1 ? "" : "s");
     fmt::print("document  {} ({} context tokens)\n", r.context_path, r.n_context_tokens);
     fmt::print("method    {} at ratio {:.2f}: blend {}, sketch {}, chunk {}, sink {}, recent {}, {} budget\n",
                c.method, c.ratio, c.blend, c.sketch_dim, c.attn_chunk, c.sink, c.recent,
@@ -28,6 +45,7 @@ void print_header(const RunResult& r) {
                "decoding {:.2f} s ({:.1f} tokens/s over {} tokens)\n",
                r.prefill_s, r.prefill_tokens_per_s(), r.report.score_s, r.report.compact_s, r.decode_s(),
                r.decode_tokens_per_s(), r.n_generated_tokens());
+    print_compression_notes(r);
 }
 
 std::string answer_caption(const char* cache_name, const Answer& answer) {

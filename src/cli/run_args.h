@@ -28,7 +28,8 @@ struct RunArgs {
 
 void add_run_options(CLI::App& command, RunArgs& args);
 
-// Copies the flag-shaped options into args.compression.
+// Checks the ranges of the options CLI11 only parses (throws CliError) and
+// copies the flag-shaped options into args.compression.
 void finish_run_args(RunArgs& args);
 
 }  // namespace compactor::cli

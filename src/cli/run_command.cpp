@@ -35,6 +35,9 @@ std::string trim(const std::string& text) {
 // `hint` ends the not-found message with what the user can do.
 std::string read_text_file(const fs::path& path, const char* file_kind, const char* hint) {
     std::error_code error;
+    if (fs::is_directory(path, error)) {
+        throw CliError(fmt::format("{} {} is a directory; pass a text file", file_kind, path.string()));
+    }
     if (!fs::is_regular_file(path, error)) {
         throw CliError(fmt::format("{} not found: {} ({})", file_kind, path.string(), hint));
     }
@@ -70,6 +73,9 @@ void resolve_inputs(RunArgs& args) {
 
 void check_options(RunArgs& args) {
     finish_run_args(args);
+    if (args.compression.seed > (uint64_t{1} << 63)) {
+        spdlog::warn("run: --seed {} looks like a negative number wrapped to 64 bits", args.compression.seed);
+    }
     try {
         validate(args.compression);
         Sampler check_sampling(args.sampling);
@@ -98,6 +104,9 @@ Answer answer_trimmed(const DocumentSession& session, const std::string& questio
 int run_command(RunArgs args) {
     check_options(args);
     const std::string model_path = args.model.empty() ? default_model_path() : args.model;
+    if (std::error_code error; fs::is_directory(model_path, error)) {
+        throw CliError(fmt::format("model path {} is a directory; pass --model with a .gguf file", model_path));
+    }
     if (std::error_code error; !fs::is_regular_file(model_path, error)) {
         throw CliError(fmt::format("model file not found: {} (run scripts/fetch_model.sh or pass --model PATH)",
                                    model_path));

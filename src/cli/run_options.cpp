@@ -1,5 +1,11 @@
 #include "cli/run_args.h"
 
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "cli/cli_error.h"
+
 namespace compactor::cli {
 
 namespace {
@@ -20,7 +26,6 @@ void add_compression_options(CLI::App& command, RunArgs& args) {
     command.add_option("--recent", c.recent, "Last tokens always kept")->capture_default_str();
     command.add_option("--budget", args.budget,
                        "per_head: every KV head keeps the same count; per_layer: one top-k over a layer's heads")
-        ->check(CLI::IsMember({"per_head", "per_layer"}))
         ->capture_default_str();
     command.add_option("--head-floor", c.head_floor,
                        "per_layer: smallest share of an even split that each head keeps, in [0, 1]")
@@ -52,14 +57,13 @@ void add_run_options(CLI::App& command, RunArgs& args) {
     command.add_option("--context", args.context, "Text file to prefill (default: the bundled examples/document.txt)");
     command.add_option("--question", args.questions,
                        "Question to answer; repeat for several (default: examples/questions.txt)");
-    command.add_option("--max-tokens", args.max_tokens, "Tokens generated per answer at most")
-        ->check(CLI::PositiveNumber)
+    // Ranges are checked in finish_run_args, so that a bad value gets the same
+    // one-line error and exit code 1 as every other invalid input.
+    command.add_option("--max-tokens", args.max_tokens, "Tokens generated per answer at most (>= 1)")
         ->capture_default_str();
     command.add_option("--threads", args.threads, "Worker threads; 0 uses all cores")
-        ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
-    command.add_option("--prefill-chunk", args.prefill_chunk, "Tokens per prefill forward pass")
-        ->check(CLI::PositiveNumber)
+    command.add_option("--prefill-chunk", args.prefill_chunk, "Tokens per prefill forward pass (>= 1)")
         ->capture_default_str();
     command.add_flag("--json", args.json, "Print one JSON object on stdout (logs stay on stderr)");
     add_compression_options(command, args);
@@ -67,6 +71,27 @@ void add_run_options(CLI::App& command, RunArgs& args) {
 }
 
 void finish_run_args(RunArgs& args) {
+    if (args.max_tokens < 1) {
+        throw CliError(fmt::format("--max-tokens {} is invalid; generate at least 1 token per answer", args.max_tokens));
+    }
+    if (args.prefill_chunk < 1) {
+        throw CliError(fmt::format("--prefill-chunk {} is invalid; use a positive token count (512 by default)",
+                                   args.prefill_chunk));
+    }
+    // 1024 is far above any core count this CPU engine is meant for; more
+    // threads than that only add scheduling overhead.
+    if (args.threads < 0 || args.threads > 1024) {
+        throw CliError(fmt::format("--threads {} is invalid; use 0 for all cores ({} here) or a count from 1 to 1024",
+                                   args.threads, std::thread::hardware_concurrency()));
+    }
+    if (args.budget != "per_head" && args.budget != "per_layer") {
+        throw CliError(fmt::format("--budget '{}' is invalid; use per_head or per_layer", args.budget));
+    }
+    for (const std::string& question : args.questions) {
+        if (question.find_first_not_of(" \t\r\n") == std::string::npos) {
+            throw CliError("--question is empty; pass the question text");
+        }
+    }
     args.compression.budget = args.budget == "per_head" ? BudgetMode::per_head : BudgetMode::per_layer;
     args.compression.value_weighting = !args.no_value_weighting;
 }

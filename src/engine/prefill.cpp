@@ -31,10 +31,17 @@ void check_document_options(const DocumentOptions& options) {
 
 void check_fits_context(int64_t n_prompt, int64_t answer_reserve, int64_t n_ctx_train) {
     if (n_prompt + answer_reserve <= n_ctx_train) return;
+    if (answer_reserve >= n_ctx_train) {
+        throw std::invalid_argument(fmt::format(
+            "{} tokens reserved for the question and answer leave no room for the document in the model's "
+            "context of {} tokens; generate fewer tokens per answer (--max-tokens)",
+            answer_reserve, n_ctx_train));
+    }
     throw std::invalid_argument(fmt::format(
         "document prompt is {} tokens; with {} tokens reserved for the question and answer it exceeds the "
-        "model's context of {} tokens; shorten the document to at most {} tokens or split it",
-        n_prompt, answer_reserve, n_ctx_train, std::max<int64_t>(0, n_ctx_train - answer_reserve)));
+        "model's context of {} tokens; shorten the document to at most {} tokens, split it, or generate fewer "
+        "tokens per answer (--max-tokens)",
+        n_prompt, answer_reserve, n_ctx_train, n_ctx_train - answer_reserve));
 }
 
 }  // namespace

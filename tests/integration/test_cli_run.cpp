@@ -139,5 +139,29 @@ TEST(CliRun, TextReportOnShortContext) {
     EXPECT_EQ(result.out.find("info: "), std::string::npos) << result.out;
 }
 
+// The report says when protected tokens keep the cache from reaching the
+// requested ratio, and when they leave nothing to compress.
+TEST(CliRun, TextReportNotesProtectedTokens) {
+    const std::string model = real_model_path();
+    ASSERT_TRUE(std::filesystem::is_regular_file(model)) << missing_model_message(model);
+    TempDir dir;
+    const auto context = dir.file("five.txt", "The cat sat on the mat.\n");
+    const std::vector<std::string> base = {"run", "--model", model, "--context", context.string(),
+                                           "--question", "Where is the cat?", "--max-tokens", "2"};
+
+    std::vector<std::string> capped = base;
+    capped.insert(capped.end(), {"--sink", "16", "--recent", "10"});
+    const ProcessResult capped_result = run_compactor(capped);
+    ASSERT_EQ(capped_result.exit_code, 0) << capped_result.err;
+    EXPECT_NE(capped_result.out.find("note      kept"), std::string::npos) << capped_result.out;
+    EXPECT_NE(capped_result.out.find("the 26 protected tokens"), std::string::npos) << capped_result.out;
+
+    std::vector<std::string> skipped = base;
+    skipped.insert(skipped.end(), {"--sink", "64", "--recent", "64"});
+    const ProcessResult skipped_result = run_compactor(skipped);
+    ASSERT_EQ(skipped_result.exit_code, 0) << skipped_result.err;
+    EXPECT_NE(skipped_result.out.find("left uncompressed"), std::string::npos) << skipped_result.out;
+}
+
 }  // namespace
 }  // namespace compactor::test

@@ -1,4 +1,4 @@
-// An error whose message the command-line user reads unchanged. It says what
+// An error whose message the command-line user reads unchanged. It states what
 // failed, on which value, and what to do next.
 #pragma once
 

@@ -23,7 +23,7 @@ struct ModelConfig {
     int n_layer = 0;             // {arch}.block_count
     int n_head = 0;              // {arch}.attention.head_count
     int n_head_kv = 0;           // {arch}.attention.head_count_kv (defaults to n_head)
-    int head_dim = 0;            // n_embd / n_head unless {arch}.attention.key_length says otherwise
+    int head_dim = 0;            // n_embd / n_head unless {arch}.attention.key_length sets it
     int n_ff = 0;                // {arch}.feed_forward_length
     int n_rot = 0;               // {arch}.rope.dimension_count: leading dims of a head that RoPE rotates (defaults to head_dim)
     RopeMode rope_mode = RopeMode::normal;  // set by arch

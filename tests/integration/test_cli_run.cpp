@@ -139,7 +139,7 @@ TEST(CliRun, TextReportOnShortContext) {
     EXPECT_EQ(result.out.find("info: "), std::string::npos) << result.out;
 }
 
-// The report says when protected tokens keep the cache from reaching the
+// The report notes when protected tokens keep the cache from reaching the
 // requested ratio, and when they leave nothing to compress.
 TEST(CliRun, TextReportNotesProtectedTokens) {
     const std::string model = real_model_path();

@@ -16,7 +16,7 @@ namespace compactor {
 
 struct ForwardOptions {
     int64_t chunk_size = 512;             // tokens per prefill chunk (bounds activation memory)
-    PrefillObserver* observer = nullptr;  // sees every layer of every chunk when set
+    PrefillObserver* observer = nullptr;  // observes every layer of every chunk when set
     bool all_logits = false;              // logits for every token instead of the last only
 };
 

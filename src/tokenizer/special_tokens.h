@@ -36,7 +36,7 @@ private:
         bool control;  // matched only with parse_special
     };
 
-    // Longest entry matching at `pos`, or nullptr.
+    // Returns the longest entry that matches at `pos`, or nullptr when none does.
     const Entry* match_at(std::string_view text, size_t pos, bool parse_special) const;
 
     // Entries grouped by first byte, longest first within a group.

@@ -373,8 +373,9 @@ TEST(GgufMalformed, RandomCorruptionNeverCrashes) {
 
 }  // namespace
 
-// A file that really contains 2^24 + 1 one-byte elements is within its size,
-// but would need about 50 times that in memory; the reader rejects it.
+// A file that really contains 2^24 + 1 one-byte elements passes the size
+// checks. Parsed, it would need about 50 times its size in memory, so the
+// reader rejects it.
 TEST(GgufMalformed, TooManyArrayElementsInTotal) {
     const uint64_t count = (uint64_t{1} << 24) + 1;
     std::vector<uint8_t> bytes;

@@ -14,7 +14,7 @@ void add_compression_options(CLI::App& command, RunArgs& args) {
     CompressionOptions& c = args.compression;
     command.add_option("--ratio", c.ratio, "Fraction of context tokens removed from the KV cache, in [0, 1)")
         ->capture_default_str();
-    command.add_option("--method", c.method, "Scorer: compactor, leverage, attention or none")
+    command.add_option("--method", c.method, "Scorer: none, compactor, leverage, chunked_attention, exact_leverage, streaming_llm, knorm, random, snapkv, pyramidkv, expected_attention, tova, keydiff or kvzip")
         ->capture_default_str();
     command.add_option("--blend", c.blend, "Weight λ of the leverage part: score = z(attention) + λ·z(leverage)")
         ->capture_default_str();

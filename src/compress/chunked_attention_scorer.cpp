@@ -161,7 +161,8 @@ ScoreSet ChunkedAttentionScorer::finalize() {
 
     raw_.n_tokens = n_tokens;
     raw_.scores.assign(static_cast<size_t>(shape_.n_layer), {});
-    ScoreSet z{n_tokens, {}};
+    ScoreSet z;
+    z.n_tokens = n_tokens;
     z.scores.resize(static_cast<size_t>(shape_.n_layer));
 
     for (int il = 0; il < shape_.n_layer; ++il) {

@@ -30,7 +30,9 @@ public:
     void observe(const LayerChunk& chunk) override;
 
     // Z-scored attention part per layer (zscore_layer), protected tokens 0.
-    ScoreSet finalize() override;
+    // Needs no cache: every statistic was accumulated during the prefill.
+    ScoreSet finalize(const KvCache& /*cache*/) override { return finalize(); }
+    ScoreSet finalize();
 
     // Smoothed scores before z-scoring, from the last finalize().
     const ScoreSet& raw_scores() const { return raw_; }

@@ -18,7 +18,9 @@ public:
     CompactorScorer(const CompressionOptions& options, const ModelShape& shape);
 
     void observe(const LayerChunk& chunk) override;
-    ScoreSet finalize() override;
+    // Needs no cache: every statistic was accumulated during the prefill.
+    ScoreSet finalize(const KvCache& /*cache*/) override { return finalize(); }
+    ScoreSet finalize();
 
     // The parts, z-scored, from the last finalize().
     const ScoreSet& leverage_scores() const { return leverage_z_; }

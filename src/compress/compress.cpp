@@ -1,13 +1,11 @@
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "compress/chunked_attention_scorer.h"
-#include "compress/compactor_scorer.h"
 #include "compress/compressor.h"
-#include "compress/leverage_scorer.h"
 #include "compress/selection.h"
 
 namespace compactor {
@@ -57,15 +55,29 @@ KeptRows select_layer(const ScoreSet& scores, int il, int n_head_kv, int64_t n_k
     return select_per_layer(layer, n_head_kv, scores.n_tokens, n_keep, range, options.head_floor);
 }
 
-}  // namespace
-
-std::unique_ptr<Scorer> make_scorer(const CompressionOptions& options, const ModelShape& shape) {
-    validate(options);
-    if (options.method == "none") return nullptr;
-    if (options.method == "leverage") return std::make_unique<LeverageScorer>(options, shape);
-    if (options.method == "attention") return std::make_unique<ChunkedAttentionScorer>(options, shape);
-    return std::make_unique<CompactorScorer>(options, shape);
+// Select each layer's rows and compact the cache; layer budgets come from
+// scores.layer_keep when the scorer set one, clamped to [protected, n].
+void compact_layers(KvCache& cache, const ScoreSet& scores, ScoredRange range, const CompressionOptions& options) {
+    const int64_t n_tokens = scores.n_tokens;
+    const int64_t n_keep = keep_count(n_tokens, options.ratio, range);
+    std::vector<int64_t> layer_keep(static_cast<size_t>(cache.n_layer()), n_keep);
+    if (scores.layer_keep) {
+        layer_keep = scores.layer_keep(n_tokens, n_keep);
+        if (static_cast<int>(layer_keep.size()) != cache.n_layer()) {
+            throw std::invalid_argument(fmt::format("compress: the scorer gave budgets for {} layers but the cache has {}",
+                                                    layer_keep.size(), cache.n_layer()));
+        }
+        const int64_t n_protected = n_tokens - range.size();
+        for (int64_t& keep : layer_keep) keep = std::clamp(keep, n_protected, n_tokens);
+    }
+    for (int il = 0; il < cache.n_layer(); ++il) {
+        const KeptRows kept =
+            select_layer(scores, il, cache.n_head_kv(), layer_keep[static_cast<size_t>(il)], range, options);
+        for (int h = 0; h < cache.n_head_kv(); ++h) cache.compact(il, h, kept[static_cast<size_t>(h)]);
+    }
 }
+
+}  // namespace
 
 CompressionReport compress(KvCache& cache, Scorer* scorer, const CompressionOptions& options) {
     validate(options);
@@ -90,17 +102,13 @@ CompressionReport compress(KvCache& cache, Scorer* scorer, const CompressionOpti
 
     // Score.
     const Clock::time_point score_start = Clock::now();
-    const ScoreSet scores = scorer->finalize();
+    const ScoreSet scores = scorer->finalize(cache);
     report.score_s = seconds_since(score_start);
     check_scores_match_cache(cache, scores);
 
     // Select and compact, layer by layer.
     const Clock::time_point compact_start = Clock::now();
-    const int64_t n_keep = keep_count(report.n_tokens, options.ratio, range);
-    for (int il = 0; il < cache.n_layer(); ++il) {
-        const KeptRows kept = select_layer(scores, il, cache.n_head_kv(), n_keep, range, options);
-        for (int h = 0; h < cache.n_head_kv(); ++h) cache.compact(il, h, kept[static_cast<size_t>(h)]);
-    }
+    compact_layers(cache, scores, range, options);
     report.compact_s = seconds_since(compact_start);
 
     measure(cache, report);
@@ -110,6 +118,31 @@ CompressionReport compress(KvCache& cache, Scorer* scorer, const CompressionOpti
         options.method, options.ratio, options.budget == BudgetMode::per_head ? "per-head" : "per-layer",
         report.n_tokens, report.rows_after, report.rows_before, 100.0 * report.kept_fraction, report.bytes_before,
         report.bytes_after, report.score_s, report.compact_s);
+    return report;
+}
+
+CompressionReport compress_with_scores(KvCache& cache, const ScoreSet& scores, const CompressionOptions& options) {
+    validate(options);
+    CompressionReport report;
+    report.n_tokens = cache.max_length();
+    report.rows_before = cache.total_rows();
+    report.bytes_before = cache.size_bytes();
+    measure(cache, report);
+
+    if (options.method == "none" || options.ratio == 0.0) return report;
+    const ScoredRange range = scored_range(report.n_tokens, options.sink, options.recent);
+    if (range.size() <= 0) {
+        report.skipped = true;
+        return report;
+    }
+    check_scores_match_cache(cache, scores);
+
+    const Clock::time_point compact_start = Clock::now();
+    compact_layers(cache, scores, range, options);
+    report.compact_s = seconds_since(compact_start);
+    measure(cache, report);
+    spdlog::debug("compress: {} at ratio {} from precomputed scores: kept {} of {} rows, {:.3f} s", options.method,
+                  options.ratio, report.rows_after, report.rows_before, report.compact_s);
     return report;
 }
 

@@ -177,7 +177,8 @@ ScoreSet LeverageScorer::finalize() {
 
     raw_.n_tokens = n_tokens;
     raw_.scores.assign(static_cast<size_t>(shape_.n_layer), {});
-    ScoreSet z{n_tokens, {}};
+    ScoreSet z;
+    z.n_tokens = n_tokens;
     z.scores.resize(static_cast<size_t>(shape_.n_layer));
     for (int il = 0; il < shape_.n_layer; ++il) {
         std::vector<float>& layer = raw_.scores[static_cast<size_t>(il)];

@@ -1,8 +1,10 @@
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "compress/compressor.h"
 
@@ -17,9 +19,10 @@ void require(bool ok, const std::string& message) {
 }  // namespace
 
 void validate(const CompressionOptions& options) {
-    const std::string& m = options.method;
-    require(m == "compactor" || m == "leverage" || m == "attention" || m == "none",
-            fmt::format("compression method '{}' is unknown; use compactor, leverage, attention or none", m));
+    const std::vector<std::string>& names = method_names();
+    require(std::find(names.begin(), names.end(), options.method) != names.end(),
+            fmt::format("compression method '{}' is unknown; use one of {}", options.method,
+                        fmt::join(names, ", ")));
     require(std::isfinite(options.ratio) && options.ratio >= 0.0 && options.ratio < 1.0,
             fmt::format("compression ratio {} is invalid; it is the fraction of tokens removed, in [0, 1)",
                         options.ratio));
@@ -36,6 +39,15 @@ void validate(const CompressionOptions& options) {
     require(options.leverage_window >= 0,
             fmt::format("leverage_window {} is invalid; use 0 (whole sequence) or a token count",
                         options.leverage_window));
+    require(options.window >= 1, fmt::format("window {} is invalid; use at least 1 token (64 by default)", options.window));
+    require(options.pool_kernel >= 1 && options.pool_kernel % 2 == 1,
+            fmt::format("pool_kernel {} is invalid; use an odd width of at least 1 (5 by default)", options.pool_kernel));
+    require(std::isfinite(options.pyramid_beta) && options.pyramid_beta >= 1.0,
+            fmt::format("pyramid_beta {} is invalid; use 1 or more (20 by default)", options.pyramid_beta));
+    require(options.n_future_positions >= 1,
+            fmt::format("n_future_positions {} is invalid; use at least 1 (512 by default)", options.n_future_positions));
+    require(std::isfinite(options.epsilon) && options.epsilon >= 0.0,
+            fmt::format("epsilon {} is invalid; use 0 or more (0.02 by default)", options.epsilon));
 }
 
 }  // namespace compactor

@@ -61,7 +61,7 @@ DocumentSession Engine::open_document(std::string_view document, const DocumentO
     session.scoring_options_ = options.compression;
     session.n_context_tokens_ = n_prompt;
     session.score_state_ = std::make_shared<DocumentSession::ScoreState>();
-    const ModelShape shape{config().n_layer, config().n_head, config().n_head_kv, config().head_dim};
+    const ModelShape shape = model_shape(config());
     session.score_state_->scorer = make_scorer(options.compression, shape);
     session.cache_ = model_->make_cache(n_prompt);
 

@@ -37,4 +37,12 @@ std::vector<int32_t> encode_question_suffix(const Tokenizer& tokenizer, std::str
     return tokens;
 }
 
+std::vector<int32_t> encode_turn_end(const Tokenizer& tokenizer, std::string_view user_text,
+                                     std::string_view answer_prefix) {
+    std::vector<int32_t> tokens = tokenizer.encode(user_text, /*parse_special=*/false);
+    append(tokens, tokenizer.encode("<|im_end|>\n<|im_start|>assistant\n", /*parse_special=*/true));
+    append(tokens, tokenizer.encode(answer_prefix, /*parse_special=*/false));
+    return tokens;
+}
+
 }  // namespace compactor

@@ -19,4 +19,11 @@ std::vector<int32_t> encode_document_prompt(const Tokenizer& tokenizer, const Ch
 // The rest of the user turn after the document, then the assistant header.
 std::vector<int32_t> encode_question_suffix(const Tokenizer& tokenizer, std::string_view question);
 
+// A verbatim end of the user turn, for evaluation prompts that bring their
+// own wording: `user_text` (plain text, may be empty), the end of the turn,
+// the assistant header, then `answer_prefix` (plain text that the answer
+// continues, may be empty).
+std::vector<int32_t> encode_turn_end(const Tokenizer& tokenizer, std::string_view user_text,
+                                     std::string_view answer_prefix);
+
 }  // namespace compactor

@@ -19,7 +19,7 @@ public:
     void observe(const LayerChunk&) override {
         throw std::logic_error("StoredScores replays finished scores and cannot observe a prefill");
     }
-    ScoreSet finalize() override { return scores_; }
+    ScoreSet finalize(const KvCache& /*cache*/) override { return scores_; }
 
 private:
     const ScoreSet& scores_;
@@ -31,8 +31,8 @@ class RecordingScorer : public Scorer {
 public:
     RecordingScorer(Scorer& scorer, std::optional<ScoreSet>& record) : scorer_(scorer), record_(record) {}
     void observe(const LayerChunk& chunk) override { scorer_.observe(chunk); }
-    ScoreSet finalize() override {
-        record_ = scorer_.finalize();
+    ScoreSet finalize(const KvCache& cache) override {
+        record_ = scorer_.finalize(cache);
         return *record_;
     }
 
@@ -63,6 +63,16 @@ void check_same_scoring(const CompressionOptions& prefill, const CompressionOpti
         reject("value_weighting", prefill.value_weighting ? "true" : "false", now.value_weighting ? "true" : "false");
     }
     if (prefill.seed != now.seed) reject("seed", std::to_string(prefill.seed), std::to_string(now.seed));
+    if (prefill.window != now.window) reject("window", std::to_string(prefill.window), std::to_string(now.window));
+    if (prefill.pool_kernel != now.pool_kernel) {
+        reject("pool_kernel", std::to_string(prefill.pool_kernel), std::to_string(now.pool_kernel));
+    }
+    if (prefill.n_future_positions != now.n_future_positions) {
+        reject("n_future_positions", std::to_string(prefill.n_future_positions), std::to_string(now.n_future_positions));
+    }
+    if (prefill.epsilon != now.epsilon) {
+        reject("epsilon", fmt::format("{}", prefill.epsilon), fmt::format("{}", now.epsilon));
+    }
 }
 
 }  // namespace

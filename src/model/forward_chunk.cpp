@@ -21,6 +21,7 @@ void resize_scratch(const ModelConfig& c, int64_t n_tokens, ChunkScratch& s) {
     s.xn.resize(n * c.n_embd);
     s.q.resize(n * n_q);
     s.k.resize(n * n_kv);
+    s.q_raw.resize(n * n_q);
     s.k_raw.resize(n * n_kv);
     s.v.resize(n * n_kv);
     s.attn.resize(n * n_q);
@@ -44,8 +45,11 @@ void attention_block(const ModelConfig& c, const LayerWeights& w, int il, int64_
     linear(s.xn.data(), n_tokens, c.n_embd, w.wk.data(), n_kv, bias_or_null(w.bk), s.k.data(), pool);
     linear(s.xn.data(), n_tokens, c.n_embd, w.wv.data(), n_kv, bias_or_null(w.bv), s.v.data(), pool);
 
-    // RoPE on queries and keys; scorers also need the keys before it
-    if (observer != nullptr) std::copy_n(s.k.data(), n_tokens * n_kv, s.k_raw.data());
+    // RoPE on queries and keys; scorers also need them before it
+    if (observer != nullptr) {
+        std::copy_n(s.q.data(), n_tokens * n_q, s.q_raw.data());
+        std::copy_n(s.k.data(), n_tokens * n_kv, s.k_raw.data());
+    }
     apply_rope(s.q.data(), n_tokens, c.n_head, c.head_dim, c.rope_mode, rope);
     apply_rope(s.k.data(), n_tokens, c.n_head_kv, c.head_dim, c.rope_mode, rope);
 
@@ -58,6 +62,7 @@ void attention_block(const ModelConfig& c, const LayerWeights& w, int il, int64_
         chunk.n_head = c.n_head;
         chunk.n_head_kv = c.n_head_kv;
         chunk.head_dim = c.head_dim;
+        chunk.q_raw = s.q_raw.data();
         chunk.q_rope = s.q.data();
         chunk.k_raw = s.k_raw.data();
         chunk.k_rope = s.k.data();

@@ -20,7 +20,8 @@ struct ChunkScratch {
     std::vector<float> xn;      // [n_tokens × n_embd] normalized input of a block
     std::vector<float> q;       // [n_tokens × n_head × head_dim]
     std::vector<float> k;       // [n_tokens × n_head_kv × head_dim]
-    std::vector<float> k_raw;   // [n_tokens × n_head_kv × head_dim] keys before RoPE
+    std::vector<float> q_raw;   // [n_tokens × n_head × head_dim] queries before RoPE (observer only)
+    std::vector<float> k_raw;   // [n_tokens × n_head_kv × head_dim] keys before RoPE (observer only)
     std::vector<float> v;       // [n_tokens × n_head_kv × head_dim]
     std::vector<float> attn;    // [n_tokens × n_head × head_dim] attention output
     std::vector<float> proj;    // [n_tokens × n_embd] output of a block's last projection

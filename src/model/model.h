@@ -45,6 +45,18 @@ public:
     void forward(std::span<const int32_t> tokens, KvCache& cache, const ForwardOptions& options,
                  std::vector<float>* logits) const;
 
+    // One step for several independent sequences at once: sequence i runs
+    // tokens[i] (at least one token) at positions caches[i]->next_pos()
+    // onwards and appends to its own cache. The projections and the MLP run
+    // on the rows of all sequences together, so the weights are read once
+    // per step for the whole batch; attention runs per sequence on its own
+    // (possibly compressed) cache. When `logits` is non-null it receives
+    // [n_seq × n_vocab], the last token's logits of each sequence. Results
+    // equal those of forward() per sequence up to summation order. Throws
+    // std::invalid_argument as forward() does, naming the sequence.
+    void forward_batch(std::span<const std::span<const int32_t>> tokens, std::span<KvCache* const> caches,
+                       std::vector<float>* logits) const;
+
 private:
     struct Impl;
     explicit Model(std::unique_ptr<Impl> impl);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace compactor {
 
@@ -13,6 +14,7 @@ class ThreadPool;
 
 // One layer's projections for one chunk of n_tokens consecutive tokens.
 // All arrays are token-major and contiguous:
+//   q_raw    [n_tokens × n_head    × head_dim]  queries before RoPE
 //   q_rope   [n_tokens × n_head    × head_dim]  queries after RoPE
 //   k_raw    [n_tokens × n_head_kv × head_dim]  keys before RoPE (GGUF row order)
 //   k_rope   [n_tokens × n_head_kv × head_dim]  keys after RoPE
@@ -24,6 +26,7 @@ struct LayerChunk {
     int n_head = 0;
     int n_head_kv = 0;
     int head_dim = 0;
+    const float* q_raw = nullptr;
     const float* q_rope = nullptr;
     const float* k_raw = nullptr;
     const float* k_rope = nullptr;
@@ -39,6 +42,22 @@ public:
     // Called for every layer of every chunk, layers in order within a chunk.
     // May be called from the forward pass's thread only (not concurrently).
     virtual void observe(const LayerChunk& chunk) = 0;
+};
+
+// Passes every chunk to several observers in order, so one prefill can feed
+// many scorers.
+class ObserverFanout : public PrefillObserver {
+public:
+    void add(PrefillObserver* observer) {
+        if (observer != nullptr) observers_.push_back(observer);
+    }
+    bool empty() const { return observers_.empty(); }
+    void observe(const LayerChunk& chunk) override {
+        for (PrefillObserver* observer : observers_) observer->observe(chunk);
+    }
+
+private:
+    std::vector<PrefillObserver*> observers_;
 };
 
 }  // namespace compactor

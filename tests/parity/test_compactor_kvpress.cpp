@@ -175,7 +175,7 @@ TEST_P(CompactorKvpress, PerHeadScoresAndKeptSets) {
     CompactorScorer scorer(options, l.shape);
     inject_sketch(scorer, g, run, l);
     feed(scorer, l, 100);
-    const ScoreSet blended = scorer.finalize();
+    const ScoreSet blended = scorer.finalize(KvCache{});
 
     const double lev = max_difference(scorer.leverage_scores().scores[0], g.array(run + "/leverage"), l,
                                       options.sink, options.recent, true);

@@ -21,7 +21,7 @@ using test::SyntheticLayer;
 
 CompressionOptions attention_options(int attn_chunk) {
     CompressionOptions o;
-    o.method = "attention";
+    o.method = "chunked_attention";
     o.attn_chunk = attn_chunk;
     o.sink = 8;
     o.recent = 4;

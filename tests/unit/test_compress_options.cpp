@@ -87,7 +87,7 @@ TEST(CompressOptions, MakeScorerByMethod) {
     EXPECT_NE(dynamic_cast<CompactorScorer*>(make_scorer(o, shape).get()), nullptr);
     o.method = "leverage";
     EXPECT_NE(make_scorer(o, shape), nullptr);
-    o.method = "attention";
+    o.method = "chunked_attention";
     EXPECT_NE(make_scorer(o, shape), nullptr);
     o.ratio = 2.0;
     EXPECT_THROW(make_scorer(o, shape), std::invalid_argument);

@@ -178,7 +178,7 @@ TEST(CompressPipeline, BlendCombinesParts) {
     o.blend = 0.7;
     Prefilled p = prefill(o, n);
     auto& scorer = dynamic_cast<CompactorScorer&>(*p.scorer);
-    const ScoreSet blended = scorer.finalize();
+    const ScoreSet blended = scorer.finalize(KvCache{});
     for (size_t il = 0; il < blended.scores.size(); ++il) {
         for (size_t i = 0; i < blended.scores[il].size(); ++i) {
             const double expected =

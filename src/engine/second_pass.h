@@ -1,0 +1,23 @@
+// The second sequence some scorers need after the context (KVzip: the model
+// repeats the document and the attention of that repetition scores it).
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "compress/compressor.h"
+#include "kv/kv_cache.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace compactor {
+
+// When scorer.needs_second_pass(), run the repetition prompt (end of the user
+// turn asking for the document verbatim, assistant header, then
+// context_tokens) through a copy of `full_cache` with the scorer's
+// second-pass observer; `full_cache` itself is unchanged. Returns the
+// seconds spent (0 when the scorer needs no second pass).
+double run_second_pass(const Model& model, const Tokenizer& tokenizer, const KvCache& full_cache, Scorer& scorer,
+                       std::span<const int32_t> context_tokens);
+
+}  // namespace compactor

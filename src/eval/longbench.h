@@ -29,10 +29,15 @@ struct LongBenchConfig {
     static LongBenchConfig load(const std::string& config_dir);
 };
 
-// Every sample of a LongBench-format JSONL file (one object per line with
-// dataset, prompt, answers and, for trec, all_classes). Each sample's chat
-// prompt is cut to at most target_tokens (the middle of the context goes, as
-// LongBench truncates); max_new_tokens comes from the config. Throws
+// Every sample of a LongBench-format JSONL file. Each line is one object with
+// dataset, answers, all_classes (the labels, required for trec) and either
+// the whole formatted prompt or LongBench's own context and input fields. A
+// prompt is split with the dataset's template: the config's first, then
+// known variants such as MiniLongBench's, and the one that matched becomes
+// the sample's template_name. Each sample's chat prompt is cut to at most
+// target_tokens: the middle of the context goes, as LongBench truncates (see
+// eval/longbench_truncate.h). max_new_tokens comes from the config. The
+// id is "<dataset>/<target_tokens>/<line index from 0>". Throws
 // std::runtime_error naming the file, line and field for bad input, and a
 // dataset without a template or scoring rule.
 std::vector<Sample> load_longbench_file(const std::string& path, const LongBenchConfig& config,

@@ -32,8 +32,11 @@ public:
     // Sample `index` of `task`, sized so that its chat prompt plus the task's
     // answer reserve fits target_tokens (sized_length() <= target_tokens, as
     // close to it as the haystack's granularity allows). Deterministic for
-    // (task, index, target_tokens, seed). Throws std::invalid_argument for an
-    // unknown task (listing the names) or a target too short for the task.
+    // (task, index, target_tokens, seed), on every platform. Throws
+    // std::invalid_argument for an unknown task (listing the names), a
+    // negative index, a target below 1, a target too short for the task
+    // (naming its shortest sample and a target that works) or a missing data
+    // file. Safe to call from several threads.
     Sample generate(const std::string& task, int64_t index, int64_t target_tokens, uint64_t seed) const;
 
 private:

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 
 namespace compactor::test {
@@ -22,6 +23,14 @@ inline std::string real_model_path() {
         cache = std::string(home ? home : ".") + "/.cache/compactor";
     }
     return cache + "/models/SmolLM2-135M-Instruct.Q4_1.gguf";
+}
+
+// The evaluation data folder next to the repository (haystack prose, QA sets,
+// word lists), or an empty string when it is not there. Tests that need it
+// skip with GTEST_SKIP when this is empty.
+inline std::string shared_data_dir() {
+    const std::string dir = std::string(COMPACTOR_SOURCE_DIR) + "/../shared/data";
+    return std::filesystem::is_directory(dir) ? dir : std::string();
 }
 
 }  // namespace compactor::test

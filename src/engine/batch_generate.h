@@ -35,7 +35,12 @@ struct Generation {
 // then one token per unfinished request per step; a request that stops
 // (end of turn, end of sequence or max_tokens) leaves the batch. Results are
 // in request order and equal generating each request alone (greedy ties
-// aside). Throws std::invalid_argument for a request without a cache or prompt.
+// aside). Every request is checked before any cache changes: a request
+// without a cache or prompt, with max_tokens <= 0, with a cache of another
+// shape or shared with another request, with an out-of-range token id, or
+// whose cache, prompt and max_tokens exceed n_ctx_train (the rule of
+// DocumentSession::answer) throws std::invalid_argument naming its index, as
+// does max_batch <= 0.
 std::vector<Generation> generate_batch(const Model& model, const Tokenizer& tokenizer,
                                        std::span<GenerationRequest> requests, int64_t max_batch);
 

@@ -148,6 +148,19 @@ void KvCache::advance(int64_t n_tokens) {
     next_pos_ += n_tokens;
 }
 
+void KvCache::reserve(int64_t n_rows) {
+    if (n_rows < 0) {
+        throw std::invalid_argument(fmt::format("KvCache::reserve: n_rows is {}, expected >= 0", n_rows));
+    }
+    const size_t row = static_cast<size_t>(head_dim_);
+    for (Head& hd : heads_) {
+        const size_t rows = hd.pos.size() + static_cast<size_t>(n_rows);
+        hd.k.reserve(rows * row);
+        hd.v.reserve(rows * row);
+        hd.pos.reserve(rows);
+    }
+}
+
 void KvCache::compact(int il, int h, std::span<const int64_t> keep) {
     check_head(il, h);
     Head& hd = head(il, h);

@@ -49,6 +49,11 @@ public:
     // Advance next_pos() after all layers of a chunk have been appended.
     void advance(int64_t n_tokens);
 
+    // Make room for n_rows more rows in every head, so appends up to that
+    // count do not reallocate. A copied or compacted cache has no spare
+    // room, and its first append would otherwise double every head's memory.
+    void reserve(int64_t n_rows);
+
     // Keep only the rows at indices `keep` (strictly increasing, each less
     // than length(il, h)) of one head, moving them to the front in order, in
     // place, and release the freed memory.

@@ -1,11 +1,13 @@
 #include "model/model.h"
 
 #include <algorithm>
+#include <mutex>
 #include <stdexcept>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "model/forward_batch.h"
 #include "model/forward_chunk.h"
 #include "model/linear.h"
 #include "model/thread_pool.h"
@@ -20,6 +22,8 @@ struct Model::Impl {
     ModelWeights weights;
     int n_threads = 1;
     std::unique_ptr<ThreadPool> pool;  // n_threads threads, the caller's included
+    BatchScratch batch_scratch;        // forward_batch()'s buffers, kept between decode steps
+    std::mutex batch_mutex;            // guards batch_scratch, so concurrent callers take turns
 };
 
 namespace {
@@ -121,6 +125,14 @@ void Model::forward(std::span<const int32_t> tokens, KvCache& cache, const Forwa
                            *impl_->pool);
         }
     }
+}
+
+void Model::forward_batch(std::span<const std::span<const int32_t>> tokens, std::span<KvCache* const> caches,
+                          std::vector<float>* logits) const {
+    const std::lock_guard lock(impl_->batch_mutex);
+    const SingleThreadedBlas single_threaded_blas;
+    compactor::forward_batch(impl_->config, impl_->weights, tokens, caches, *impl_->pool, impl_->batch_scratch,
+                             logits);
 }
 
 }  // namespace compactor

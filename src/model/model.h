@@ -53,7 +53,9 @@ public:
     // (possibly compressed) cache. When `logits` is non-null it receives
     // [n_seq × n_vocab], the last token's logits of each sequence. Results
     // equal those of forward() per sequence up to summation order. Throws
-    // std::invalid_argument as forward() does, naming the sequence.
+    // std::invalid_argument as forward() does, naming the sequence, and for
+    // two sequences on one cache; no cache changes then. The model keeps one
+    // set of batch buffers, so concurrent calls run one after another.
     void forward_batch(std::span<const std::span<const int32_t>> tokens, std::span<KvCache* const> caches,
                        std::vector<float>* logits) const;
 

@@ -73,6 +73,7 @@ void print_json(const RunResult& r) {
          {
              {"prefill_s", r.prefill_s},
              {"score_s", r.report.score_s},
+             {"second_pass_s", r.report.second_pass_s},
              {"compact_s", r.report.compact_s},
              {"decode_s", r.decode_s()},
          }},

@@ -1,5 +1,7 @@
 // Human-readable report of `compactor run`: settings, KV sizes, timings, and
 // each question's full-cache and compressed-cache answers side by side.
+#include <string>
+
 #include <fmt/format.h>
 
 #include "cli/run_result.h"
@@ -41,9 +43,12 @@ void print_header(const RunResult& r) {
     fmt::print("KV cache  {:.1f} MiB full -> {:.1f} MiB compressed, kept fraction {:.4f} ({} of {} rows)\n",
                r.kv_bytes_full / kMiB, r.kv_bytes_compressed / kMiB, r.kept_fraction(), r.kv_rows_compressed,
                r.kv_rows_full);
-    fmt::print("timings   prefill {:.2f} s ({:.0f} tokens/s), scoring {:.3f} s, compaction {:.3f} s, "
+    // Only scorers that run the model a second time (kvzip) have a second pass.
+    const std::string second_pass =
+        r.report.second_pass_s > 0 ? fmt::format(", second pass {:.2f} s", r.report.second_pass_s) : "";
+    fmt::print("timings   prefill {:.2f} s ({:.0f} tokens/s){}, scoring {:.3f} s, compaction {:.3f} s, "
                "decoding {:.2f} s ({:.1f} tokens/s over {} tokens)\n",
-               r.prefill_s, r.prefill_tokens_per_s(), r.report.score_s, r.report.compact_s, r.decode_s(),
+               r.prefill_s, r.prefill_tokens_per_s(), second_pass, r.report.score_s, r.report.compact_s, r.decode_s(),
                r.decode_tokens_per_s(), r.n_generated_tokens());
     print_compression_notes(r);
 }

@@ -112,6 +112,7 @@ struct CompressionReport {
     size_t bytes_after = 0;
     double kept_fraction = 1.0;    // rows_after / rows_before, measured on the cache
     double score_s = 0;            // finalize time
+    double second_pass_s = 0;      // the scorer's second pass over the model (KVzip), 0 for other methods
     double compact_s = 0;          // selection and compaction time
     bool skipped = false;          // true when the context was too short to compress
 };

@@ -9,7 +9,9 @@
 #include "compactor/engine.h"
 #include "engine/prompt_format.h"
 #include "engine/score_state.h"
+#include "engine/second_pass.h"
 #include "engine/stopwatch.h"
+#include "gguf/dequant.h"
 
 namespace compactor {
 
@@ -44,6 +46,18 @@ void check_fits_context(int64_t n_prompt, int64_t answer_reserve, int64_t n_ctx_
         n_prompt, answer_reserve, n_ctx_train, n_ctx_train - answer_reserve));
 }
 
+// The model's shape with its RoPE frequency divisors (rope_freqs.weight,
+// Llama 3.1 and later), which scorers that rotate statistics need.
+ModelShape model_shape_of(const Model& model) {
+    ModelShape shape = model_shape(model.config());
+    if (model.config().has_rope_freqs) {
+        const gguf::TensorInfo& freqs = model.file().tensor("rope_freqs.weight");
+        shape.rope_freq_divisors.resize(static_cast<size_t>(freqs.n_elements()));
+        gguf::dequantize(freqs.type, freqs.data, shape.rope_freq_divisors.data(), freqs.n_elements());
+    }
+    return shape;
+}
+
 }  // namespace
 
 DocumentSession Engine::open_document(std::string_view document, const DocumentOptions& options) const {
@@ -61,7 +75,7 @@ DocumentSession Engine::open_document(std::string_view document, const DocumentO
     session.scoring_options_ = options.compression;
     session.n_context_tokens_ = n_prompt;
     session.score_state_ = std::make_shared<DocumentSession::ScoreState>();
-    const ModelShape shape = model_shape(config());
+    const ModelShape shape = model_shape_of(*model_);
     session.score_state_->scorer = make_scorer(options.compression, shape);
     session.cache_ = model_->make_cache(n_prompt);
 
@@ -82,6 +96,15 @@ DocumentSession Engine::open_document(std::string_view document, const DocumentO
 
     spdlog::info("engine: prefilled {} tokens in {:.2f} s ({:.1f} tokens/s), KV cache {:.1f} MiB", n_prompt,
                  session.prefill_s_, n_prompt / session.prefill_s_, session.cache_.size_bytes() / (1024.0 * 1024.0));
+
+    // KVzip: the model repeats the document (the prompt's last tokens, after
+    // the system turn and user header) on a copy of the cache.
+    Scorer* scorer = session.score_state_->scorer.get();
+    if (scorer != nullptr && scorer->needs_second_pass()) {
+        const std::vector<int32_t> document_tokens = tokenizer_->encode(document, /*parse_special=*/false);
+        session.score_state_->second_pass_s =
+            run_second_pass(*model_, *tokenizer_, session.cache_, *scorer, document_tokens);
+    }
     return session;
 }
 

@@ -14,6 +14,7 @@ struct DocumentSession::ScoreState {
     std::unique_ptr<Scorer> scorer;  // nullptr for method "none"
     std::optional<ScoreSet> scores;  // set by the first compress() of any copy that scores
     double score_s = 0;              // time the scorer's finalize() took, measured by compress()
+    double second_pass_s = 0;        // time of the scorer's second pass, run by open_document
     std::mutex mutex;                // copies may compress from different threads
 };
 

@@ -99,6 +99,7 @@ CompressionReport DocumentSession::compress(const CompressionOptions& options) {
     } else {
         report = compactor::compress(cache_, nullptr, options);
     }
+    report.second_pass_s = state.second_pass_s;
     compressed_ = true;
 
     spdlog::debug("engine: compressed {} context tokens with {} at ratio {}: {:.1f} -> {:.1f} MiB, kept {:.4f} "

@@ -1,7 +1,6 @@
 #include "compress/kvzip_scorer.h"
 
 #include <algorithm>
-#include <bit>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -15,6 +14,7 @@
 
 #include "compress/chunk_check.h"
 #include "compress/scorer_registry.h"
+#include "model/softmax.h"
 #include "model/thread_pool.h"
 
 namespace compactor {
@@ -42,63 +42,6 @@ struct TileInputs {
     int64_t n_context;
 };
 
-// exp(x) for x in [−87, 0], the clamped shifted logits of a softmax. It has
-// no branches, so loops over it vectorize; std::exp does not, and it
-// dominated the scoring time. Range reduction x = n·ln2 + r with |r| about
-// ln2/2 (ln2 split in two parts so that n·ln2 is exact), the degree-6 Taylor
-// polynomial of e^r (remainder below 2e-7 relative), then 2^n from the
-// exponent bits. The bound −87 keeps 2^n a normal float.
-inline float exp_clamped(float x) {
-    constexpr float kLog2e = 1.44269504f;
-    constexpr float kLn2High = 0.693359375f;    // exactly representable, 11 significant bits
-    constexpr float kLn2Low = -2.12194440e-4f;  // ln 2 − kLn2High
-    // Truncating x·log2e − 0.5 rounds to the nearest integer for x <= 0.
-    const auto n_int = static_cast<int32_t>(x * kLog2e - 0.5f);
-    const auto n = static_cast<float>(n_int);
-    float r = std::fma(n, -kLn2High, x);
-    r = std::fma(n, -kLn2Low, r);
-    float p = 1.0f / 720.0f;
-    p = std::fma(p, r, 1.0f / 120.0f);
-    p = std::fma(p, r, 1.0f / 24.0f);
-    p = std::fma(p, r, 1.0f / 6.0f);
-    p = std::fma(p, r, 0.5f);
-    p = std::fma(p, r, 1.0f);
-    p = std::fma(p, r, 1.0f);
-    return p * std::bit_cast<float>((n_int + 127) << 23);
-}
-
-// Softmax of row[0 .. n) in place. The maximum and the sum run over 16
-// lanes, so they vectorize without fast-math.
-void softmax_in_place(float* row, int64_t n) {
-    constexpr int kLanes = 16;
-    float lane_max[kLanes];
-    std::fill(lane_max, lane_max + kLanes, -std::numeric_limits<float>::infinity());
-    int64_t j = 0;
-    for (; j + kLanes <= n; j += kLanes) {
-        for (int k = 0; k < kLanes; ++k) lane_max[k] = std::max(lane_max[k], row[j + k]);
-    }
-    float max_logit = *std::max_element(lane_max, lane_max + kLanes);
-    for (; j < n; ++j) max_logit = std::max(max_logit, row[j]);
-
-    // Shift and clamp in a loop of their own: a float clamp in the same loop
-    // as exp_clamped's float-to-int conversion keeps GCC from vectorizing it.
-    // Terms below e^−87 become about 1.6e-38 instead of 0, which next to the
-    // row's largest term, 1, changes nothing.
-    for (int64_t i = 0; i < n; ++i) row[i] = std::max(row[i] - max_logit, -87.0f);
-    for (int64_t i = 0; i < n; ++i) row[i] = exp_clamped(row[i]);
-
-    double lane_sum[kLanes] = {};
-    j = 0;
-    for (; j + kLanes <= n; j += kLanes) {
-        for (int k = 0; k < kLanes; ++k) lane_sum[k] += row[j + k];
-    }
-    double total = 0.0;
-    for (double partial : lane_sum) total += partial;
-    for (; j < n; ++j) total += row[j];
-
-    const auto inv_total = static_cast<float>(1.0 / total);
-    for (int64_t i = 0; i < n; ++i) row[i] *= inv_total;
-}
 
 // Computes the causal softmax of the tile's queries over every row of the
 // copy and the chunk's keys up to each query. `column_max` [n_context]

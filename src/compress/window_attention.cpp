@@ -1,7 +1,6 @@
 #include "compress/window_attention.h"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -10,63 +9,9 @@
 #include <fmt/format.h>
 
 #include "compress/vector_math.h"
+#include "model/softmax.h"
 
 namespace compactor {
-
-namespace {
-
-// Independent partial sums, so that GCC vectorizes a reduction that it may
-// not reorder under strict IEEE semantics.
-constexpr int kLanes = 16;
-
-// exp(x) for x ≤ 0, within about 2e-7 relative error of std::exp, without a
-// libm call or branch, so loops over it vectorize. Inputs below −87 return
-// exp(−87) ≈ 1.6e-38, negligible next to the row maximum's exp(0) = 1.
-inline float exp_nonpositive(float x) {
-    constexpr float kLog2e = 1.44269504088896341f;
-    constexpr float kLn2Hi = 0.693145751953125f;  // few mantissa bits, so n · kLn2Hi is exact
-    constexpr float kLn2Lo = 1.428606765330187045e-06f;
-    constexpr float kRoundToInt = 12582912.0f;    // 1.5 · 2²³: adding and subtracting it rounds to an integer
-
-    x = x < -87.0f ? -87.0f : x;
-    const float n = (x * kLog2e + kRoundToInt) - kRoundToInt;
-    const float r = (x - n * kLn2Hi) - n * kLn2Lo;  // |r| ≤ ln 2 / 2
-
-    // Taylor series of e^r to r⁶; the r⁷ term is below 1.3e-7.
-    float p = 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-
-    // 2ⁿ built from its exponent bits; n ≥ −126 keeps it a normal float.
-    const int32_t bits = (static_cast<int32_t>(n) + 127) * (1 << 23);
-    return p * std::bit_cast<float>(bits);
-}
-
-// Replace x[j] by exp(x[j] − shift) and return the sum of the results.
-double exp_in_place(float* x, int64_t n, float shift) {
-    float lanes[kLanes] = {};
-    int64_t j = 0;
-    for (; j + kLanes <= n; j += kLanes) {
-        for (int l = 0; l < kLanes; ++l) {
-            const float y = exp_nonpositive(x[j + l] - shift);
-            x[j + l] = y;
-            lanes[l] += y;
-        }
-    }
-    double total = 0.0;
-    for (; j < n; ++j) {
-        x[j] = exp_nonpositive(x[j] - shift);
-        total += x[j];
-    }
-    for (float lane : lanes) total += lane;
-    return total;
-}
-
-}  // namespace
 
 QueryWindow::QueryWindow(const ModelShape& shape, int window)
     : shape_(shape), window_(window), rows_(static_cast<size_t>(shape.n_layer)) {}
@@ -129,7 +74,7 @@ void add_window_attention(const float* queries, int64_t n_rows, int64_t n_query,
         float* row = workspace.probs.data() + static_cast<size_t>(r) * n;
         const int64_t visible = n_keys - n_query + r % n_query + 1;
         const float max_logit = max_of(row, visible);
-        const double total = exp_in_place(row, visible, max_logit);
+        const double total = exp_shifted_in_place(row, visible, max_logit);
         if (!std::isfinite(max_logit) || !std::isfinite(total) || !(total > 0.0)) {
             throw std::runtime_error(fmt::format(
                 "window attention: the logits of query row {} are not finite (max {}, sum of exponentials {}); "

@@ -9,6 +9,8 @@
 #include <cblas.h>
 #include <fmt/format.h>
 
+#include "model/softmax.h"
+
 namespace compactor {
 
 namespace {
@@ -20,16 +22,7 @@ constexpr int64_t kQueryBlock = 64;
 // Softmax of row[0 .. n_visible) in place, zeroing row[n_visible .. n_cols).
 // Subtracting the row maximum keeps exp() from overflowing.
 void causal_softmax_row(float* row, int64_t n_visible, int64_t n_cols) {
-    float max_score = -std::numeric_limits<float>::infinity();
-    for (int64_t j = 0; j < n_visible; ++j) max_score = std::max(max_score, row[j]);
-
-    double sum = 0.0;
-    for (int64_t j = 0; j < n_visible; ++j) {
-        row[j] = std::exp(row[j] - max_score);
-        sum += row[j];
-    }
-    const auto inv_sum = static_cast<float>(1.0 / sum);
-    for (int64_t j = 0; j < n_visible; ++j) row[j] *= inv_sum;
+    softmax_in_place(row, n_visible);
     std::fill(row + n_visible, row + n_cols, 0.0f);
 }
 

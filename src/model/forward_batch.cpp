@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "model/linear.h"
+#include "model/softmax.h"
 
 namespace compactor {
 
@@ -122,17 +123,24 @@ void fill_rope_rows(const ModelConfig& c, const ModelWeights& w, int64_t n_rows,
 }
 
 // Softmax of column r of scores [n_keys × n_cols] over its first n_visible
-// rows, zeroing the rows below. The arithmetic is attend_chunk()'s (float
-// exponentials, a double sum), so both paths round alike.
+// rows, zeroing the rows below. The arithmetic is attend_chunk()'s
+// (exp_nonpositive, a double sum), so both paths round alike.
 void causal_softmax_column(float* scores, int64_t n_cols, int64_t r, int64_t n_visible, int64_t n_keys) {
     float* column = scores + r;
+    if (n_cols == 1) {
+        // One query (a decode step): the column is contiguous.
+        softmax_in_place(column, n_visible);
+        std::fill(column + n_visible, column + n_keys, 0.0f);
+        return;
+    }
+
     float max_score = -std::numeric_limits<float>::infinity();
     for (int64_t j = 0; j < n_visible; ++j) max_score = std::max(max_score, column[j * n_cols]);
 
     double sum = 0.0;
     for (int64_t j = 0; j < n_visible; ++j) {
         float& p = column[j * n_cols];
-        p = std::exp(p - max_score);
+        p = exp_nonpositive(p - max_score);
         sum += p;
     }
     const auto inv_sum = static_cast<float>(1.0 / sum);

@@ -1,0 +1,331 @@
+#include "eval/eval_sample_run.h"
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "engine/batch_generate.h"
+#include "engine/prompt_format.h"
+#include "engine/second_pass.h"
+#include "engine/stopwatch.h"
+#include "eval/eval_kept_rows.h"
+#include "eval/eval_results.h"
+#include "eval/metrics.h"
+#include "eval/prompt_tokens.h"
+#include "eval/runner.h"
+
+namespace compactor::eval {
+
+namespace {
+
+using nlohmann::json;
+
+struct SampleTokens {
+    std::vector<int32_t> context;        // prefilled once, then compressed per variant
+    std::vector<int32_t> answer_prompt;  // run from every compressed copy
+    int64_t n_template = 0;              // context tokens before the document (BOS, system turn, user header)
+    int64_t n_protected_question = 0;    // query-aware: question tokens ending the context
+};
+
+// Query-agnostic: the context ends before the question. Query-aware: the
+// question's user text joins the context and only the turn end and the
+// answer prefix follow.
+SampleTokens encode_tokens(const Engine& engine, const Sample& sample, Protocol protocol) {
+    SampleTokens tokens;
+    // The template is tokenized apart from the document, so its length is
+    // that of the prompt around an empty document.
+    tokens.n_template = static_cast<int64_t>(
+        encode_document_prompt(engine.tokenizer(), engine.chat_template(), "").size());
+    if (protocol == Protocol::agnostic) {
+        SamplePrompt prompt = encode_sample(engine.tokenizer(), engine.chat_template(), sample);
+        tokens.context = std::move(prompt.context);
+        tokens.answer_prompt = std::move(prompt.question);
+        return tokens;
+    }
+    tokens.context = encode_document_prompt(engine.tokenizer(), engine.chat_template(), sample.context);
+    const std::vector<int32_t> question = engine.tokenizer().encode(sample.question, /*parse_special=*/false);
+    tokens.context.insert(tokens.context.end(), question.begin(), question.end());
+    tokens.n_protected_question = static_cast<int64_t>(question.size());
+    tokens.answer_prompt = encode_turn_end(engine.tokenizer(), "", sample.answer_prefix);
+    return tokens;
+}
+
+void check_fits(const Sample& sample, const SampleTokens& tokens, int64_t n_ctx) {
+    const auto n_prompt = static_cast<int64_t>(tokens.context.size() + tokens.answer_prompt.size());
+    if (n_prompt + sample.max_new_tokens <= n_ctx) return;
+    throw std::invalid_argument(fmt::format(
+        "sample {}: prompt ({} tokens) plus {} answer tokens exceeds the model's context of {} tokens; use a "
+        "shorter --lengths",
+        sample.id, n_prompt, sample.max_new_tokens, n_ctx));
+}
+
+struct MethodScores {
+    ScoreSet scores;
+    double score_s = 0;
+    double second_pass_s = 0;
+};
+
+struct Prefill {
+    KvCache cache;  // the full cache of the context
+    double prefill_s = 0;
+    std::map<std::string, MethodScores> methods;  // methods that compress at some ratio > 0
+};
+
+// Methods whose scores some variant needs: any but "none" at a ratio above 0.
+std::set<std::string> methods_to_score(const std::vector<Variant>& variants) {
+    std::set<std::string> methods;
+    for (const Variant& variant : variants) {
+        if (!variant.keeps_whole_cache()) methods.insert(variant.spec.method);
+    }
+    return methods;
+}
+
+// One forward pass over the context feeds every scorer; each is then
+// finalized (after its second pass when it needs one) and freed.
+Prefill prefill_and_score(const Engine& engine, const CompressionOptions& base, int64_t prefill_chunk,
+                          const SampleTokens& tokens, const std::set<std::string>& methods) {
+    const std::vector<int32_t>& context = tokens.context;
+    const ModelShape shape = model_shape(engine.config());
+    std::map<std::string, std::unique_ptr<Scorer>> scorers;
+    ObserverFanout fanout;
+    for (const std::string& method : methods) {
+        CompressionOptions options = base;
+        options.method = method;
+        scorers[method] = make_scorer(options, shape);
+        fanout.add(scorers[method].get());
+    }
+
+    Prefill prefill;
+    prefill.cache = engine.model().make_cache(static_cast<int64_t>(context.size()));
+    const ForwardOptions forward_options{prefill_chunk, fanout.empty() ? nullptr : &fanout, false};
+    const Stopwatch prefill_time;
+    engine.model().forward(context, prefill.cache, forward_options, nullptr);
+    prefill.prefill_s = prefill_time.elapsed_s();
+
+    for (auto& [method, scorer] : scorers) {
+        MethodScores& scored = prefill.methods[method];
+        if (scorer->needs_second_pass()) {
+            // The repetition covers the document (and a query-aware question), not the template.
+            const auto document = std::span<const int32_t>(context).subspan(static_cast<size_t>(tokens.n_template));
+            scored.second_pass_s =
+                run_second_pass(engine.model(), engine.tokenizer(), prefill.cache, *scorer, document);
+        }
+        const Stopwatch score_time;
+        scored.scores = scorer->finalize(prefill.cache);
+        scored.score_s = score_time.elapsed_s();
+        scorer.reset();
+    }
+    return prefill;
+}
+
+// One variant's compression and where its answer comes from.
+struct Outcome {
+    CompressionReport report;
+    uint64_t kept_hash = 0;
+    std::optional<size_t> reuses;          // index of the outcome whose answer this one shares
+    const json* earlier_line = nullptr;    // or a line of an earlier invocation with the same kept rows
+    std::optional<Generation> generation;  // set when this outcome generated its own answer
+    double score = 0;
+};
+
+// Caches and requests of the variants that generate, answered in groups of
+// at most max_batch so that only one group's copies exist at a time.
+class AnswerGroups {
+public:
+    AnswerGroups(const Engine& engine, const Sample& sample, const std::vector<int32_t>& answer_prompt,
+                 int64_t max_batch, std::vector<Outcome>& outcomes)
+        : engine_(engine), sample_(sample), answer_prompt_(answer_prompt), max_batch_(max_batch), outcomes_(outcomes) {}
+
+    void add(size_t outcome, KvCache cache) {
+        caches_.push_back(std::make_unique<KvCache>(std::move(cache)));
+        owners_.push_back(outcome);
+        if (static_cast<int64_t>(owners_.size()) >= max_batch_) flush();
+    }
+
+    void flush() {
+        if (owners_.empty()) return;
+        std::vector<GenerationRequest> requests;
+        for (const std::unique_ptr<KvCache>& cache : caches_) {
+            requests.push_back({cache.get(), answer_prompt_, sample_.max_new_tokens});
+        }
+        std::vector<Generation> generations =
+            generate_batch(engine_.model(), engine_.tokenizer(), requests, max_batch_);
+        for (size_t i = 0; i < owners_.size(); ++i) {
+            Outcome& outcome = outcomes_[owners_[i]];
+            outcome.score = score_prediction(sample_, generations[i].text);
+            outcome.generation = std::move(generations[i]);
+        }
+        n_generations_ += static_cast<int64_t>(owners_.size());
+        caches_.clear();
+        owners_.clear();
+    }
+
+    int64_t n_generations() const { return n_generations_; }
+
+private:
+    const Engine& engine_;
+    const Sample& sample_;
+    const std::vector<int32_t>& answer_prompt_;
+    int64_t max_batch_;
+    std::vector<Outcome>& outcomes_;
+    std::vector<std::unique_ptr<KvCache>> caches_;
+    std::vector<size_t> owners_;
+    int64_t n_generations_ = 0;
+};
+
+CompressionOptions variant_options(const CompressionOptions& base, const Variant& variant) {
+    CompressionOptions options = base;
+    options.method = variant.spec.method;
+    options.budget = variant.spec.budget;
+    options.ratio = variant.ratio;
+    return options;
+}
+
+// The report of a cache left whole, measured like compress() measures.
+CompressionReport whole_cache_report(const KvCache& cache) {
+    CompressionReport report;
+    report.n_tokens = cache.max_length();
+    report.rows_before = report.rows_after = cache.total_rows();
+    report.bytes_before = report.bytes_after = cache.size_bytes();
+    return report;
+}
+
+std::string hash_text(uint64_t hash) { return fmt::format("{:016x}", hash); }
+
+// The label that reused_from names for an earlier line: its own source
+// when it reused one, else its variant.
+std::string source_label(const json& line) {
+    if (const auto it = line.find("reused_from"); it != line.end() && it->is_string()) return it->get<std::string>();
+    const ResultKey key = result_key(line);
+    return (key.budget.empty() ? key.method : key.method + ":" + key.budget) + "@" + key.ratio;
+}
+
+}  // namespace
+
+SampleRunResult run_sample(const Engine& engine, const EvalOptions& options, const LineContext& context,
+                           const Sample& sample, const std::vector<Variant>& variants,
+                           const std::vector<const json*>& earlier_lines) {
+    const Stopwatch sample_time;
+    const SampleTokens tokens = encode_tokens(engine, sample, options.protocol);
+    check_fits(sample, tokens, engine.config().n_ctx_train);
+
+    // Query-aware runs protect the question at the end of the context.
+    CompressionOptions base = options.compression;
+    base.recent += static_cast<int>(tokens.n_protected_question);
+
+    const Prefill prefill =
+        prefill_and_score(engine, base, options.prefill_chunk, tokens, methods_to_score(variants));
+    const uint64_t full_hash = kept_rows_hash(prefill.cache);
+
+    std::map<std::string, const json*> earlier_by_hash;
+    for (const json* line : earlier_lines) {
+        if (line->contains("kept_hash") && (*line)["kept_hash"].is_string()) {
+            earlier_by_hash.emplace((*line)["kept_hash"].get<std::string>(), line);
+        }
+    }
+
+    // Compress a copy per variant; only variants with a kept set not seen
+    // before in this sample generate an answer.
+    std::vector<Outcome> outcomes(variants.size());
+    std::map<uint64_t, size_t> generator_of_hash;
+    AnswerGroups groups(engine, sample, tokens.answer_prompt, options.max_batch, outcomes);
+    for (size_t i = 0; i < variants.size(); ++i) {
+        Outcome& outcome = outcomes[i];
+        std::optional<KvCache> copy;
+        if (variants[i].keeps_whole_cache()) {
+            outcome.report = whole_cache_report(prefill.cache);
+            outcome.kept_hash = full_hash;
+        } else {
+            copy.emplace(prefill.cache);
+            const MethodScores& scored = prefill.methods.at(variants[i].spec.method);
+            outcome.report = compress_with_scores(*copy, scored.scores, variant_options(base, variants[i]));
+            outcome.kept_hash = kept_rows_hash(*copy);
+        }
+
+        if (const auto it = generator_of_hash.find(outcome.kept_hash); it != generator_of_hash.end()) {
+            outcome.reuses = it->second;
+        } else if (const auto earlier = earlier_by_hash.find(hash_text(outcome.kept_hash));
+                   earlier != earlier_by_hash.end()) {
+            outcome.earlier_line = earlier->second;
+        } else {
+            generator_of_hash.emplace(outcome.kept_hash, i);
+            groups.add(i, copy ? std::move(*copy) : KvCache(prefill.cache));
+        }
+    }
+    groups.flush();
+
+    SampleRunResult result;
+    result.n_generations = groups.n_generations();
+    const double sample_wall_s = sample_time.elapsed_s();
+    for (size_t i = 0; i < variants.size(); ++i) {
+        const Variant& variant = variants[i];
+        const Outcome& outcome = outcomes[i];
+        const auto scored = prefill.methods.find(variant.spec.method);
+        const bool has_scores = scored != prefill.methods.end() && !variant.keeps_whole_cache();
+
+        json line = {
+            {"sample_id", sample.id},
+            {"suite", sample.suite},
+            {"task", sample.task},
+            {"length", sample.target_tokens},
+            {"n_context_tokens", static_cast<int64_t>(tokens.context.size())},
+            {"seed", sample.seed},
+            {"method", variant.spec.method},
+            {"budget", variant.spec.method == "none" ? json(nullptr) : json(to_string(variant.spec.budget))},
+            {"ratio", variant.ratio},
+            {"protocol", to_string(options.protocol)},
+            {"metric", sample.metric},
+            {"template", sample.template_name},
+            {"references", sample.references},
+            {"kept_fraction", outcome.report.kept_fraction},
+            {"kept_hash", hash_text(outcome.kept_hash)},
+            {"kv_bytes", outcome.report.bytes_after},
+            {"kv_bytes_full", outcome.report.bytes_before},
+            {"prefill_s", prefill.prefill_s},
+            {"score_s", has_scores ? scored->second.score_s : 0.0},
+            {"second_pass_s", has_scores ? scored->second.second_pass_s : 0.0},
+            {"compact_s", outcome.report.compact_s},
+        };
+
+        if (outcome.earlier_line != nullptr) {
+            const json& earlier = *outcome.earlier_line;
+            for (const char* key : {"score", "prediction", "n_generated", "stop_reason"}) line[key] = earlier.at(key);
+            line.update({{"answer_prefill_s", 0.0}, {"decode_s", 0.0}, {"batch_size", 0},
+                         {"reused_from", source_label(earlier)}});
+        } else {
+            const size_t source = outcome.reuses.value_or(i);
+            const Generation& generation = *outcomes[source].generation;
+            const bool own = source == i;
+            line.update({
+                {"score", outcomes[source].score},
+                {"prediction", generation.text},
+                {"n_generated", static_cast<int64_t>(generation.tokens.size())},
+                {"stop_reason", to_string(generation.stop_reason)},
+                {"answer_prefill_s", own ? generation.prefill_s : 0.0},
+                {"decode_s", own ? generation.decode_s : 0.0},
+                {"batch_size", own ? generation.batch_size : 0},
+                {"reused_from", own ? json(nullptr) : json(variants[source].label())},
+            });
+        }
+        line.update({
+            {"sample_wall_s", sample_wall_s},
+            {"run_id", context.run_id},
+            {"model", context.model_name},
+            {"model_bytes", context.model_bytes},
+            {"version", kVersion},
+            {"settings", context.settings},
+        });
+        result.lines.push_back(std::move(line));
+    }
+    spdlog::debug("eval: sample {}: {} variants, {} answers generated, prefill {:.2f} s, total {:.2f} s", sample.id,
+                  variants.size(), result.n_generations, prefill.prefill_s, sample_wall_s);
+    return result;
+}
+
+}  // namespace compactor::eval

@@ -1,0 +1,70 @@
+// The compressions an evaluation compares: methods with their budget mode,
+// ratios, and the protocol that decides when the question is seen.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "compress/compressor.h"
+
+namespace compactor::eval {
+
+enum class Protocol {
+    agnostic,  // the context is compressed before the question is seen (the default)
+    aware,     // the question is prefilled with the context and protected from eviction
+};
+
+// "agnostic" or "aware", as results.jsonl stores it.
+const char* to_string(Protocol protocol);
+// "query-agnostic" or "query-aware", as reports label it.
+const char* protocol_heading(Protocol protocol);
+// Throws std::invalid_argument naming the value and the valid names.
+Protocol parse_protocol(std::string_view name);
+
+// "per_head" or "per_layer".
+const char* to_string(BudgetMode budget);
+// Throws std::invalid_argument naming the value and the valid names.
+BudgetMode parse_budget(std::string_view name);
+
+struct MethodSpec {
+    std::string method;  // one of method_names()
+    BudgetMode budget = BudgetMode::per_layer;
+
+    // "none" for the full cache, else "method:budget" ("compactor:per_head").
+    std::string label() const;
+    // The budget as results.jsonl stores it: empty for "none", which has none.
+    std::string budget_name() const;
+    bool operator==(const MethodSpec&) const = default;
+};
+
+// Parses a comma list such as "none,compactor,compactor:per_head,snapkv";
+// a method without ":budget" gets default_budget. Duplicates are dropped and
+// the order is kept. Throws std::invalid_argument naming an unknown method or
+// budget, or an empty list.
+std::vector<MethodSpec> parse_method_list(std::string_view list, BudgetMode default_budget);
+
+// Parses a comma list of compression ratios, each in [0, 1); the result is
+// sorted and without duplicates. Throws std::invalid_argument naming a value
+// that is not a number or out of range, or an empty list.
+std::vector<double> parse_ratio_list(std::string_view list);
+
+// Canonical text of a ratio: the shortest form that reads back to the same
+// double ("0.25", "0").
+std::string format_ratio(double ratio);
+
+// One compression of a sample: a method, its budget and a ratio.
+struct Variant {
+    MethodSpec spec;
+    double ratio = 0;
+
+    // "method:budget@ratio", or "none@0"; results.jsonl's reused_from field.
+    std::string label() const;
+    bool keeps_whole_cache() const { return spec.method == "none" || ratio == 0.0; }
+};
+
+// Every variant a sample runs, in report order: "none" once at ratio 0
+// (whatever the ratios), every other method at every ratio.
+std::vector<Variant> plan_variants(const std::vector<MethodSpec>& methods, const std::vector<double>& ratios);
+
+}  // namespace compactor::eval

@@ -9,6 +9,7 @@ packages=(
     libopenblas-dev libpcre2-dev libspdlog-dev libfmt-dev
     nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
     libgtest-dev libbenchmark-dev
+    gnuplot-nox
     python3 python3-pip ca-certificates
 )
 

@@ -1,5 +1,7 @@
 // The `compactor` command: `run` answers questions about a document from a
-// full and a compressed KV cache, `inspect` prints a GGUF file's contents.
+// full and a compressed KV cache, `inspect` prints a GGUF file's contents,
+// `bench` measures speed and memory, `eval` scores compression methods on
+// evaluation tasks.
 // Exit codes: 0 on success (and for --help, --version), 1 on any error.
 #include <exception>
 #include <string>
@@ -8,6 +10,8 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "cli/bench_command.h"
+#include "cli/eval_command.h"
 #include "cli/inspect_command.h"
 #include "cli/logging.h"
 #include "cli/run_command.h"
@@ -43,6 +47,17 @@ int main(int argc, char** argv) {
     inspect->add_option("model", inspect_path, "GGUF model file")->required();
     add_log_level_option(*inspect, log_level);
 
+    BenchArgs bench_args;
+    CLI::App* bench = app.add_subcommand("bench", "Measure prefill, compression and decode speed and memory per context length");
+    add_bench_options(*bench, bench_args);
+    add_log_level_option(*bench, log_level);
+
+    EvalArgs eval_args;
+    eval_args.command_line = quote_command_line(argc, argv);
+    CLI::App* eval = app.add_subcommand("eval", "Score compression methods and ratios on RULER-style and real-document tasks");
+    add_eval_options(*eval, eval_args);
+    add_log_level_option(*eval, log_level);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -54,6 +69,8 @@ int main(int argc, char** argv) {
 
     try {
         if (*run) return run_command(run_args);
+        if (*bench) return bench_command(bench_args);
+        if (*eval) return eval_command(eval_args);
         return inspect_command(inspect_path);
     } catch (const std::exception& e) {
         report_error(e.what());

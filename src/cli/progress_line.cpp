@@ -40,9 +40,15 @@ void ProgressLine::update(int64_t n_done, int64_t n_total, double elapsed_s) {
     const double rate = elapsed_s > 0 ? static_cast<double>(n_done) / elapsed_s : 0.0;
     const std::string eta = rate > 0 ? format_duration(static_cast<double>(n_total - n_done) / rate) : "?";
 
+    draw(fraction, fmt::format("{}/{} tokens {:3.0f}%  {:.0f} tokens/s  ETA {}", n_done, n_total, fraction * 100.0,
+                               rate, eta));
+}
+
+void ProgressLine::draw(double fraction, const std::string& detail) {
+    if (!enabled_) return;
+
     // \r returns to the line start and \033[K clears what a longer earlier draw left.
-    fmt::print(stderr, "\r\033[K{} [{}] {}/{} tokens {:3.0f}%  {:.0f} tokens/s  ETA {}", label_, bar(fraction), n_done,
-               n_total, fraction * 100.0, rate, eta);
+    fmt::print(stderr, "\r\033[K{} [{}] {}", label_, bar(std::clamp(fraction, 0.0, 1.0)), detail);
     std::fflush(stderr);
     drawn_ = true;
 }

@@ -16,6 +16,11 @@ public:
 
     // Redraw with n_done of n_total tokens after elapsed_s seconds.
     void update(int64_t n_done, int64_t n_total, double elapsed_s);
+    // Redraw with the bar filled to `fraction` (clamped to [0, 1]) and
+    // `detail` after it, for progress not counted in tokens.
+    void draw(double fraction, const std::string& detail);
+    // False when stderr is not a terminal, so nothing is drawn.
+    bool enabled() const { return enabled_; }
     // End the line so later output starts on a fresh one; called by the destructor too.
     void finish();
 

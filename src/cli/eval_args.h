@@ -1,0 +1,56 @@
+// Options of `compactor eval` and their registration with CLI11.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "compress/compressor.h"
+#include "eval/eval_samples.h"
+#include "eval/runner.h"
+
+namespace compactor::cli {
+
+// The options as typed; finish_eval_args() parses the lists.
+struct EvalArgs {
+    std::string model;                   // empty: default_model_path()
+    std::string suite = "ruler";
+    std::string lengths = "4096";
+    int64_t samples = 20;
+    std::string tasks;                   // empty: every task of the suite
+    std::vector<std::string> longbench;  // extra LongBench-format JSONL files
+    std::string data_dir;                // empty: find_data_dir()
+    std::string methods;                 // empty: only --export-samples
+    std::string ratios = "0,0.25,0.5,0.75,0.9";
+    std::string budget = "per_layer";
+    std::string protocol = "agnostic";
+    std::string out;
+    std::string export_samples;
+    uint64_t seed = 0;
+    int threads = 0;
+    int64_t batch = 64;
+    int64_t prefill_chunk = 512;
+    bool quiet = false;
+    bool no_value_weighting = false;
+    CompressionOptions compression;      // scorer knobs
+    std::string command_line;            // set by main() for summary.md
+};
+
+void add_eval_options(CLI::App& command, EvalArgs& args);
+
+// What finish_eval_args() parsed from EvalArgs.
+struct EvalPlan {
+    eval::SampleSelection selection;
+    eval::EvalOptions options;  // methods empty when only exporting samples
+};
+
+// Parse and check every option that needs no model; throws CliError naming
+// the value and the fix.
+EvalPlan finish_eval_args(const EvalArgs& args);
+
+// argv joined with spaces, arguments with shell-special characters quoted.
+std::string quote_command_line(int argc, const char* const* argv);
+
+}  // namespace compactor::cli

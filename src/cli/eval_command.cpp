@@ -1,0 +1,177 @@
+#include "cli/eval_command.h"
+
+#include <unistd.h>
+
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <set>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "cli/bench_system.h"
+#include "cli/cli_error.h"
+#include "cli/default_paths.h"
+#include "cli/eval_paths.h"
+#include "cli/eval_progress.h"
+#include "compactor/engine.h"
+#include "engine/stopwatch.h"
+#include "eval/eval_plot.h"
+#include "eval/eval_report.h"
+#include "eval/eval_results.h"
+#include "eval/runner.h"
+
+namespace compactor::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string checked_model_path(const std::string& requested) {
+    const std::string path = requested.empty() ? default_model_path() : requested;
+    std::error_code error;
+    if (fs::is_directory(path, error)) {
+        throw CliError(fmt::format("model path {} is a directory; pass --model with a .gguf file", path));
+    }
+    if (!fs::is_regular_file(path, error)) {
+        throw CliError(fmt::format("model file not found: {} (run scripts/fetch_model.sh or pass --model PATH)", path));
+    }
+    return path;
+}
+
+std::string checked_data_dir(const std::string& requested) {
+    if (requested.empty()) return find_data_dir();
+    std::error_code error;
+    if (!fs::is_directory(requested, error)) {
+        throw CliError(fmt::format("--data-dir {} is not a folder; pass the evaluation data folder (the one with "
+                                   "haystack/, qa/ and longbench/)",
+                                   requested));
+    }
+    return requested;
+}
+
+void create_out_dir(const std::string& out) {
+    std::error_code error;
+    fs::create_directories(out, error);
+    if (error || !fs::is_directory(out)) {
+        throw CliError(fmt::format("cannot create the output folder {}: {}; pass another --out", out,
+                                   error ? error.message() : "a file has that name"));
+    }
+}
+
+// Scorers that cannot be built (unknown knobs, methods not built yet) fail
+// here, before any prefill.
+void check_methods_build(const eval::EvalOptions& options, const ModelConfig& config) {
+    std::set<std::string> checked;
+    for (const eval::MethodSpec& spec : options.methods) {
+        if (spec.method == "none" || !checked.insert(spec.method).second) continue;
+        CompressionOptions scorer_options = options.compression;
+        scorer_options.method = spec.method;
+        try {
+            make_scorer(scorer_options, model_shape(config));
+        } catch (const std::invalid_argument& e) {
+            throw CliError(fmt::format("--methods: {}", e.what()));
+        }
+    }
+}
+
+std::string time_text(const char* format, bool utc) {
+    const std::time_t now = std::time(nullptr);
+    std::tm parts{};
+    if (utc) {
+        gmtime_r(&now, &parts);
+    } else {
+        localtime_r(&now, &parts);
+    }
+    char text[64];
+    return std::string(text, std::strftime(text, sizeof text, format, &parts));
+}
+
+void export_samples(const std::string& path, const std::vector<eval::PlannedSample>& samples) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    if (!out) throw CliError(fmt::format("cannot write --export-samples {}: check the folder and permissions", path));
+    for (const eval::PlannedSample& sample : samples) out << eval::to_json(sample.load()).dump() << '\n';
+    out.flush();
+    if (!out) throw CliError(fmt::format("writing --export-samples {} failed; check free disk space", path));
+    spdlog::info("eval: wrote {} samples to {}", samples.size(), path);
+}
+
+void write_summary(const fs::path& path, const std::string& text) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) throw CliError(fmt::format("cannot write {}: check the folder's permissions", path.string()));
+}
+
+}  // namespace
+
+int eval_command(const EvalArgs& args) {
+    const Stopwatch wall_time;
+    EvalPlan plan = finish_eval_args(args);
+    const std::string model_path = checked_model_path(args.model);
+    plan.selection.data_dir = checked_data_dir(args.data_dir);
+    const bool run_methods = !plan.options.methods.empty();
+
+    std::optional<eval::ResultsFile> results;
+    if (run_methods) results.emplace(fs::path(args.out) / "results.jsonl");
+
+    const Engine engine(model_path, args.threads);
+    const std::string model_name = fs::path(model_path).filename().string();
+    const auto model_bytes = static_cast<uint64_t>(fs::file_size(model_path));
+    if (run_methods) {
+        check_methods_build(plan.options, engine.config());
+        results->check_compatible(model_name, model_bytes, eval::settings_json(plan.options));
+    }
+
+    const std::vector<eval::PlannedSample> samples =
+        eval::plan_samples(plan.selection, engine.tokenizer(), engine.chat_template(), engine.config().n_ctx_train);
+    if (!args.export_samples.empty()) export_samples(args.export_samples, samples);
+    if (!run_methods) return 0;
+    // Created only now, so that a run rejected above leaves no empty folder.
+    create_out_dir(args.out);
+
+    const std::string run_id = fmt::format("{}-{}", time_text("%Y%m%dT%H%M%SZ", true), getpid());
+    eval::EvalRunner runner(engine, plan.options, *results, model_name, model_bytes, run_id);
+    spdlog::info("eval: model {}, {} threads, {} samples, {} variants per sample, {} protocol, output {}", model_name,
+                 engine.model().n_threads(), samples.size(), runner.variants().size(),
+                 eval::protocol_heading(plan.options.protocol), args.out);
+    if (plan.options.protocol == eval::Protocol::aware) {
+        spdlog::info("eval: query-aware: every sample is prefilled with its question, separately from query-agnostic "
+                     "runs");
+    }
+
+    EvalProgressDisplay display(args.quiet);
+    const eval::EvalStats stats =
+        runner.run(samples, [&display](const eval::EvalProgress& progress) { display.update(progress); });
+    display.finish();
+    if (stats.n_samples_run == 0) {
+        spdlog::info("eval: every variant of the {} samples is already in {}; no lines added", samples.size(),
+                     results->path().string());
+    }
+
+    // The summary and plots cover the whole file, earlier invocations included.
+    const fs::path out = args.out;
+    eval::ReportContext report;
+    report.command_line = args.command_line;
+    report.model_name = model_name;
+    report.model_bytes = model_bytes;
+    report.date = time_text("%Y-%m-%d %H:%M %Z", false);
+    report.machine = read_system_info().cpu_model;
+    report.n_threads = engine.model().n_threads();
+    report.wall_s = wall_time.elapsed_s();
+    write_summary(out / "summary.md", eval::render_summary(results->lines(), report));
+    const std::vector<fs::path> images = eval::write_plots(out, results->lines());
+
+    spdlog::info("eval: finished in {}; samples run: {}, skipped: {}; lines added: {}; answers generated: {}; "
+                 "wrote {}, {} and {} plot files",
+                 format_duration(wall_time.elapsed_s()), stats.n_samples_run, stats.n_samples_skipped,
+                 stats.n_lines_written, stats.n_generations, results->path().string(),
+                 (out / "summary.md").string(), images.size());
+    return 0;
+}
+
+}  // namespace compactor::cli

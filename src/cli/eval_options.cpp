@@ -1,0 +1,215 @@
+#include <charconv>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "cli/cli_error.h"
+#include "cli/eval_args.h"
+#include "eval/eval_list.h"
+#include "eval/eval_variant.h"
+
+namespace compactor::cli {
+
+namespace {
+
+void add_selection_options(CLI::App& command, EvalArgs& args) {
+    command.add_option("--suite", args.suite, "Tasks to run: ruler (synthetic), real (LongBench documents) or all")
+        ->capture_default_str();
+    command.add_option("--lengths", args.lengths, "Target sample lengths in model tokens, comma-separated")
+        ->capture_default_str();
+    command.add_option("--samples", args.samples,
+                       "Samples per task and length; the real suite takes the first N of each file")
+        ->capture_default_str();
+    command.add_option("--tasks", args.tasks, "Comma-separated task names to run (default: every task of the suite)");
+    command.add_option("--longbench", args.longbench,
+                       "Extra LongBench-format JSONL file run in the real suite; repeatable");
+    command.add_option("--data-dir", args.data_dir,
+                       "Evaluation data folder with haystack/, qa/, ruler/ and longbench/ (default: ../shared/data "
+                       "beside the source tree, when it exists)");
+    command.add_option("--seed", args.seed, "Seed of the RULER samples, the Gaussian sketch and the random method")
+        ->capture_default_str();
+    command.add_option("--export-samples", args.export_samples,
+                       "Write the samples as JSON lines to this file; without --methods, export and exit");
+}
+
+void add_run_shape_options(CLI::App& command, EvalArgs& args) {
+    command.add_option("--model", args.model, "GGUF model file (default: the model scripts/fetch_model.sh fetches)");
+    command.add_option("--methods", args.methods,
+                       "Comma-separated methods; method:per_head or method:per_layer sets one method's budget "
+                       "(for example none,compactor,compactor:per_head,snapkv)");
+    command.add_option("--ratios", args.ratios, "Comma-separated fractions of context tokens removed, each in [0, 1)")
+        ->capture_default_str();
+    command.add_option("--budget", args.budget, "Budget of methods without one: per_head or per_layer")
+        ->capture_default_str();
+    command.add_option("--protocol", args.protocol,
+                       "agnostic: compress before the question is seen; aware: prefill the question with the "
+                       "context and protect it")
+        ->capture_default_str();
+    command.add_option("--out", args.out, "Output folder for results.jsonl, summary.md and score_vs_ratio.png/.svg");
+    command.add_option("--threads", args.threads, "Worker threads; 0 uses all cores")->capture_default_str();
+    command.add_option("--batch", args.batch, "Answers generated together at most (bounds memory)")
+        ->capture_default_str();
+    command.add_option("--prefill-chunk", args.prefill_chunk, "Tokens per prefill forward pass (>= 1)")
+        ->capture_default_str();
+    command.add_flag("--quiet", args.quiet, "No progress bar and no line per finished sample");
+}
+
+void add_knob_options(CLI::App& command, EvalArgs& args) {
+    CompressionOptions& c = args.compression;
+    command.add_option("--blend", c.blend, "Weight λ of the leverage part: score = z(attention) + λ·z(leverage)")
+        ->capture_default_str();
+    command.add_option("--sketch-dim", c.sketch_dim, "Columns of the Gaussian sketch of the keys")
+        ->capture_default_str();
+    command.add_option("--attn-chunk", c.attn_chunk, "Tokens per non-causal attention chunk of the scorer")
+        ->capture_default_str();
+    command.add_option("--sink", c.sink, "First tokens always kept")->capture_default_str();
+    command.add_option("--recent", c.recent, "Last context tokens always kept")->capture_default_str();
+    command.add_option("--head-floor", c.head_floor,
+                       "per_layer: smallest share of an even split that each head keeps, in [0, 1]")
+        ->capture_default_str();
+    command.add_option("--leverage-window", c.leverage_window,
+                       "Tokens per window of leverage statistics; 0 uses the whole context")
+        ->capture_default_str();
+    command.add_flag("--no-value-weighting", args.no_value_weighting,
+                     "Do not multiply attention scores by the value norm");
+    command.add_option("--window", c.window, "snapkv, pyramidkv: last context tokens whose queries score the rest")
+        ->capture_default_str();
+    command.add_option("--pool-kernel", c.pool_kernel, "snapkv, pyramidkv: odd width of the score moving average")
+        ->capture_default_str();
+    command.add_option("--pyramid-beta", c.pyramid_beta,
+                       "pyramidkv: the last layer keeps (n - window) / beta + window tokens")
+        ->capture_default_str();
+    command.add_option("--n-future-positions", c.n_future_positions,
+                       "expected_attention: future query positions averaged over")
+        ->capture_default_str();
+    command.add_option("--epsilon", c.epsilon, "expected_attention: added to the value norm before weighting")
+        ->capture_default_str();
+}
+
+std::vector<int64_t> parse_lengths(const std::string& list) {
+    std::vector<int64_t> lengths;
+    for (const std::string& item : eval::split_comma_list(list)) {
+        int64_t length = 0;
+        const char* end = item.data() + item.size();
+        const auto [ptr, error] = std::from_chars(item.data(), end, length);
+        if (item.empty() || error != std::errc() || ptr != end || length <= 0) {
+            throw CliError(fmt::format("--lengths '{}' has the invalid length '{}'; write positive token counts "
+                                       "such as 4096 or 2048,4096",
+                                       list, item));
+        }
+        lengths.push_back(length);
+    }
+    return lengths;
+}
+
+std::vector<std::string> parse_tasks(const std::string& list) {
+    if (list.empty()) return {};
+    std::vector<std::string> tasks = eval::split_comma_list(list);
+    for (const std::string& task : tasks) {
+        if (task.empty()) {
+            throw CliError(fmt::format("--tasks '{}' has an empty item; separate task names with single commas", list));
+        }
+    }
+    return tasks;
+}
+
+void check_counts(const EvalArgs& args) {
+    if (args.samples < 1) {
+        throw CliError(fmt::format("--samples {} is invalid; use at least 1 sample per task", args.samples));
+    }
+    if (args.batch < 1) {
+        throw CliError(fmt::format("--batch {} is invalid; generate at least 1 answer at a time (64 by default)",
+                                   args.batch));
+    }
+    if (args.prefill_chunk < 1) {
+        throw CliError(fmt::format("--prefill-chunk {} is invalid; use a positive token count (512 by default)",
+                                   args.prefill_chunk));
+    }
+    // 1024 is far above any core count this CPU engine is meant for.
+    if (args.threads < 0 || args.threads > 1024) {
+        throw CliError(fmt::format("--threads {} is invalid; use 0 for all cores ({} here) or a count from 1 to 1024",
+                                   args.threads, std::thread::hardware_concurrency()));
+    }
+    if (args.methods.empty() && args.export_samples.empty()) {
+        throw CliError("no methods given; pass --methods such as none,compactor (or --export-samples FILE alone)");
+    }
+    if (!args.methods.empty() && args.out.empty()) {
+        throw CliError("no output folder given; pass --out DIR for results.jsonl, summary.md and the plots");
+    }
+}
+
+// A library's std::invalid_argument, reworded as the option's error.
+template <typename Parse>
+auto parse_option(const char* option, Parse parse) {
+    try {
+        return parse();
+    } catch (const std::invalid_argument& e) {
+        throw CliError(fmt::format("{}: {}", option, e.what()));
+    }
+}
+
+}  // namespace
+
+void add_eval_options(CLI::App& command, EvalArgs& args) {
+    add_selection_options(command, args);
+    add_run_shape_options(command, args);
+    add_knob_options(command, args);
+}
+
+EvalPlan finish_eval_args(const EvalArgs& args) {
+    check_counts(args);
+    EvalPlan plan;
+
+    eval::SampleSelection& selection = plan.selection;
+    if (args.suite != "ruler" && args.suite != "real" && args.suite != "all") {
+        throw CliError(fmt::format("--suite '{}' is invalid; use ruler, real or all", args.suite));
+    }
+    selection.suite = args.suite;
+    selection.lengths = parse_lengths(args.lengths);
+    selection.n_samples = args.samples;
+    selection.tasks = parse_tasks(args.tasks);
+    selection.longbench_files = args.longbench;
+    selection.data_dir = args.data_dir;
+    selection.seed = args.seed;
+
+    eval::EvalOptions& options = plan.options;
+    const BudgetMode budget = parse_option("--budget", [&] { return eval::parse_budget(args.budget); });
+    options.protocol = parse_option("--protocol", [&] { return eval::parse_protocol(args.protocol); });
+    if (!args.methods.empty()) {
+        options.methods = parse_option("--methods", [&] { return eval::parse_method_list(args.methods, budget); });
+    }
+    options.ratios = parse_option("--ratios", [&] { return eval::parse_ratio_list(args.ratios); });
+    options.compression = args.compression;
+    options.compression.budget = budget;
+    options.compression.value_weighting = !args.no_value_weighting;
+    options.compression.seed = args.seed;
+    options.compression.ratio = 0;
+    options.max_batch = args.batch;
+    options.prefill_chunk = args.prefill_chunk;
+    try {
+        validate(options.compression);
+    } catch (const std::invalid_argument& e) {
+        throw CliError(fmt::format("{} (see compactor eval --help)", e.what()));
+    }
+    return plan;
+}
+
+std::string quote_command_line(int argc, const char* const* argv) {
+    std::string line;
+    for (int i = 0; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (i > 0) line += ' ';
+        const bool plain = !arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                                 "0123456789-_./,:=@+%") == std::string::npos;
+        if (plain) {
+            line += arg;
+            continue;
+        }
+        line += '\'';
+        for (char c : arg) line += c == '\'' ? std::string("'\\''") : std::string(1, c);
+        line += '\'';
+    }
+    return line;
+}
+
+}  // namespace compactor::cli

@@ -33,6 +33,7 @@ struct EvalArgs {
     int64_t batch = 64;
     int64_t prefill_chunk = 512;
     bool quiet = false;
+    bool report_only = false;        // rebuild summary.md and the plots from results.jsonl, run nothing
     bool no_value_weighting = false;
     CompressionOptions compression;      // scorer knobs
     std::string command_line;            // set by main() for summary.md

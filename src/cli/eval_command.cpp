@@ -117,6 +117,11 @@ int eval_command(const EvalArgs& args) {
     const bool run_methods = !plan.options.methods.empty();
 
     std::optional<eval::ResultsFile> results;
+    if (args.report_only && !fs::exists(fs::path(args.out) / "results.jsonl")) {
+        throw CliError(fmt::format("--report-only needs {}, which does not exist; point --out at a folder an earlier "
+                                   "eval wrote",
+                                   (fs::path(args.out) / "results.jsonl").string()));
+    }
     if (run_methods) results.emplace(fs::path(args.out) / "results.jsonl");
 
     const Engine engine(model_path, args.threads);
@@ -144,11 +149,16 @@ int eval_command(const EvalArgs& args) {
                      "runs");
     }
 
-    EvalProgressDisplay display(args.quiet);
-    const eval::EvalStats stats =
-        runner.run(samples, [&display](const eval::EvalProgress& progress) { display.update(progress); });
-    display.finish();
-    if (stats.n_samples_run == 0) {
+    eval::EvalStats stats;
+    if (args.report_only) {
+        spdlog::info("eval: --report-only: rebuilding the summary and plots from {} ({} lines)",
+                     results->path().string(), results->lines().size());
+    } else {
+        EvalProgressDisplay display(args.quiet);
+        stats = runner.run(samples, [&display](const eval::EvalProgress& progress) { display.update(progress); });
+        display.finish();
+    }
+    if (stats.n_samples_run == 0 && !args.report_only) {
         spdlog::info("eval: every variant of the {} samples is already in {}; no lines added", samples.size(),
                      results->path().string());
     }

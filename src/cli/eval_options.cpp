@@ -51,6 +51,8 @@ void add_run_shape_options(CLI::App& command, EvalArgs& args) {
         ->capture_default_str();
     command.add_option("--prefill-chunk", args.prefill_chunk, "Tokens per prefill forward pass (>= 1)")
         ->capture_default_str();
+    command.add_flag("--report-only", args.report_only,
+                     "Rebuild summary.md and the plots from the results.jsonl in --out without running any sample");
     command.add_flag("--quiet", args.quiet, "No progress bar and no line per finished sample");
 }
 

@@ -186,6 +186,17 @@ TEST(CliEval, ShortRunOutputsAndResume) {
     EXPECT_NE(no_gnuplot.err.find("error: gnuplot is not installed"), std::string::npos) << no_gnuplot.err;
     EXPECT_NE(no_gnuplot.err.find("gnuplot-nox"), std::string::npos) << no_gnuplot.err;
     EXPECT_TRUE(fs::exists(out / "summary.md"));
+
+    // --report-only rebuilds the summary and the plots and runs nothing.
+    fs::remove(out / "summary.md");
+    fs::remove(out / "score_vs_ratio.png");
+    std::vector<std::string> report_args = short_run_args(model, out);
+    report_args.push_back("--report-only");
+    const ProcessResult report = run_compactor(report_args);
+    ASSERT_EQ(report.exit_code, 0) << report.err;
+    EXPECT_EQ(read_lines(results).size(), 6u);
+    expect_summary(read_file(out / "summary.md"));
+    expect_plots(out);
 }
 
 TEST(CliEval, OtherModelRejectedOnResume) {
@@ -268,6 +279,21 @@ TEST(CliEval, NoOutputFolder) {
     const ProcessResult result = run_compactor({"eval", "--methods", "none"});
     EXPECT_EQ(result.exit_code, 1) << result.err;
     EXPECT_NE(error_line(result).find("--out"), std::string::npos) << result.err;
+}
+
+TEST(CliEval, ReportOnlyWithoutResults) {
+    const std::string model = real_model_path();
+    ASSERT_TRUE(fs::is_regular_file(model)) << missing_model_message(model);
+    TempDir dir;
+    std::vector<std::string> args = short_run_args(model, dir.path() / "out");
+    args.push_back("--report-only");
+
+    const ProcessResult result = run_compactor(args);
+    EXPECT_EQ(result.exit_code, 1) << result.err;
+    const std::string line = error_line(result);
+    EXPECT_NE(line.find("--report-only"), std::string::npos) << result.err;
+    EXPECT_NE(line.find("results.jsonl"), std::string::npos) << result.err;
+    EXPECT_FALSE(fs::exists(dir.path() / "out"));
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "cli/cli_error.h"
+#include "cli/scorer_options.h"
 
 namespace compactor::cli {
 
@@ -16,25 +17,10 @@ void add_compression_options(CLI::App& command, RunArgs& args) {
         ->capture_default_str();
     command.add_option("--method", c.method, "Scorer: none, compactor, leverage, chunked_attention, exact_leverage, streaming_llm, knorm, random, snapkv, pyramidkv, expected_attention, tova, keydiff or kvzip")
         ->capture_default_str();
-    command.add_option("--blend", c.blend, "Weight λ of the leverage part: score = z(attention) + λ·z(leverage)")
-        ->capture_default_str();
-    command.add_option("--sketch-dim", c.sketch_dim, "Columns of the Gaussian sketch of the keys")
-        ->capture_default_str();
-    command.add_option("--attn-chunk", c.attn_chunk, "Tokens per non-causal attention chunk of the scorer")
-        ->capture_default_str();
-    command.add_option("--sink", c.sink, "First tokens always kept")->capture_default_str();
-    command.add_option("--recent", c.recent, "Last tokens always kept")->capture_default_str();
     command.add_option("--budget", args.budget,
                        "per_head: every KV head keeps the same count; per_layer: one top-k over a layer's heads")
         ->capture_default_str();
-    command.add_option("--head-floor", c.head_floor,
-                       "per_layer: smallest share of an even split that each head keeps, in [0, 1]")
-        ->capture_default_str();
-    command.add_option("--leverage-window", c.leverage_window,
-                       "Tokens per window of leverage statistics; 0 uses the whole document")
-        ->capture_default_str();
-    command.add_flag("--no-value-weighting", args.no_value_weighting,
-                     "Do not multiply attention scores by the value norm");
+    add_scorer_knob_options(command, c, args.no_value_weighting);
     command.add_option("--seed", c.seed, "Seed of the Gaussian sketch")->capture_default_str();
 }
 

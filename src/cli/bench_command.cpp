@@ -110,6 +110,10 @@ int bench_command(BenchArgs args) {
         throw CliError(fmt::format("context file {} has no tokens; pass --context FILE with text", args.context));
     }
     const int64_t n_ctx_train = engine.config().n_ctx_train;
+    if (args.lengths.back() > n_ctx_train) {
+        throw CliError(fmt::format("--lengths {} exceeds the model's context of {} tokens; use lengths up to {}",
+                                   args.lengths.back(), n_ctx_train, n_ctx_train));
+    }
     if (args.lengths.back() + args.decode_tokens > n_ctx_train) {
         spdlog::warn("bench: {} context tokens + {} decode tokens exceed the model's training context of {} tokens; "
                      "speed is still measured, but outputs past it are not meaningful",

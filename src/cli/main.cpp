@@ -62,7 +62,10 @@ int main(int argc, char** argv) {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         if (e.get_exit_code() == 0) return app.exit(e);  // --help and --version
-        report_error(std::string(e.what()) + " (see compactor --help, or compactor run --help)");
+        // Point at the subcommand's own help when the error is in its options.
+        const std::string sub = argc > 1 ? argv[1] : "";
+        const bool known = sub == "run" || sub == "bench" || sub == "eval" || sub == "inspect";
+        report_error(std::string(e.what()) + (known ? " (see compactor " + sub + " --help)" : " (see compactor --help)"));
         return 1;
     }
     set_log_level(log_level);

@@ -239,7 +239,8 @@ TEST_F(CliBench, RejectsBadArguments) {
     expect_error(bench({"--method", "bogus"}), {"bogus"});
     expect_error(bench({"--method", "none"}), {"--method none"});
     expect_error(bench({"--tokens-only"}), {"--tokens-only needs --dump-tokens"});
-    expect_error(bench({"--lengths", "abc"}), {"abc"});
+    expect_error(bench({"--lengths", "abc"}), {"abc", "compactor bench --help"});
+    expect_error(bench({"--lengths", "64,100000"}), {"--lengths 100000 exceeds the model's context"});
     expect_error(bench({"--context", "/nonexistent/doc.txt"}), {"context file not found: /nonexistent/doc.txt"});
     expect_error(run_compactor({"bench", "--model", "/nonexistent/x.gguf"}),
                  {"model file not found: /nonexistent/x.gguf", "--model PATH"});

@@ -41,7 +41,7 @@ struct EvalArgs {
 
 void add_eval_options(CLI::App& command, EvalArgs& args);
 
-// What finish_eval_args() parsed from EvalArgs.
+// The plan finish_eval_args() parses from EvalArgs.
 struct EvalPlan {
     eval::SampleSelection selection;
     eval::EvalOptions options;  // methods empty when only exporting samples

@@ -42,7 +42,7 @@ void draw_plot(const std::filesystem::path& dir, const std::string& stem, const 
                const std::vector<PlotSeries>& series);
 
 // Every plot of a results file: score_vs_ratio over all lines and, when the
-// file holds several suites, score_vs_ratio_{suite} for each. Returns the
+// file contains several suites, score_vs_ratio_{suite} for each. Returns the
 // image paths written.
 std::vector<std::filesystem::path> write_plots(const std::filesystem::path& dir,
                                                const std::vector<nlohmann::json>& lines);

@@ -14,7 +14,7 @@
 
 namespace compactor::eval {
 
-// What identifies a result line: (sample_id, method, budget, ratio, protocol).
+// The key of a result line: (sample_id, method, budget, ratio, protocol).
 // The ratio is compared through format_ratio(), so 0.5 read back from JSON
 // equals the 0.5 of --ratios.
 struct ResultKey {

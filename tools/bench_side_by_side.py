@@ -112,7 +112,7 @@ def build_rows(compactor, llama, kvpress, sgemm_square, sgemm_projections):
         row["gflops"] = median(c["prefill_gflop_per_s"])
         row["of_square"] = ratio(row["gflops"], sgemm_square)
         row["of_projections"] = ratio(row["gflops"], sgemm_projections)
-        weights_kv = compactor["weight_bytes_fp32"] + c["kv_bytes_full"]
+        weights_kv = compactor["weight_bytes"] + c["kv_bytes_full"]
         row["memory_ratio"] = ratio(c["peak_rss_bytes"], weights_kv)
         row["weights_kv_bytes"] = weights_kv
         if n in llama_by_length:
@@ -166,8 +166,8 @@ def compression_table(rows):
 
 def machine_table(rows, compactor, sgemm_square, sgemm_projections):
     lines = ["| context tokens | prefill GFLOP/s | of sgemm 2048³ ({:.0f} GFLOP/s) | of linear() at prefill shapes "
-             "({:.0f} GFLOP/s) | KV MiB full → compressed (kept) | peak RSS MiB | weights fp32 + full KV, MiB "
-             "| peak / (weights + KV) |".format(sgemm_square, sgemm_projections),
+             "({:.0f} GFLOP/s) | KV MiB full → compressed (kept) | peak RSS MiB | weights ({}) + full KV, MiB "
+             "| peak / (weights + KV) |".format(sgemm_square, sgemm_projections, compactor["weight_format"]),
              "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         c = r["c"]
@@ -231,7 +231,7 @@ def header_lines(compactor, llama, kvpress, command, load_before):
         f"- compactor: {compactor['compiler']}, {compactor['blas']}; method {compactor['method']} at ratio "
         f"{compactor['ratio']}, prefill chunk {compactor['prefill_chunk']} tokens, fp32 KV cache",
         f"- Model: {compactor['model']} ({compactor['model_file_bytes'] / MIB:.1f} MiB file, "
-        f"{compactor['weight_bytes_fp32'] / MIB:.1f} MiB as fp32 weights)",
+        f"{compactor['weight_bytes'] / MIB:.1f} MiB of {compactor['weight_format']} weights in memory)",
         f"- Runs: median [min, max] of {runs} run{'' if runs == 1 else 's'} after one warm-up; decode over "
         f"{compactor['decode_tokens']} tokens",
         f"- Python {platform.python_version()}",

@@ -115,10 +115,11 @@ private:
 
 class Engine {
 public:
-    // Load the GGUF model, its tokenizer and chat template. n_threads <= 0
-    // uses all cores. Throws std::runtime_error naming the path when the file
-    // is missing, and the loaders' errors for malformed or unsupported files.
-    Engine(const std::string& model_path, int n_threads);
+    // Load the GGUF model (weights in `weights` format), its tokenizer and
+    // chat template. n_threads <= 0 uses all cores. Throws std::runtime_error
+    // naming the path when the file is missing, and the loaders' errors for
+    // malformed or unsupported files.
+    Engine(const std::string& model_path, int n_threads, WeightFormat weights = WeightFormat::quantized);
     ~Engine();
     Engine(const Engine&) = delete;
     Engine& operator=(const Engine&) = delete;

@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "compress/compressor.h"
+#include "model/weight_matrix.h"
 
 namespace compactor::cli {
 
@@ -20,6 +21,7 @@ struct BenchArgs {
     int64_t decode_tokens = 128;       // tokens generated per decode measurement
     int64_t prefill_chunk = 512;
     int threads = 0;                   // 0: all cores
+    WeightFormat weights = WeightFormat::quantized;
     bool skip_no_scorer_prefill = false;  // skip the baseline prefill without a scorer
     std::string dump_tokens;           // file to write the context token ids to, empty for none
     bool tokens_only = false;          // write --dump-tokens and stop before measuring

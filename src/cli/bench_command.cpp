@@ -74,14 +74,6 @@ void write_tokens(const std::string& path, const std::string& model_path, const 
     spdlog::info("bench: wrote the token ids of {} context lengths to {}", lengths.size(), path);
 }
 
-size_t weight_bytes_fp32(const gguf::GgufFile& file) {
-    size_t bytes = 0;
-    for (const gguf::TensorInfo& tensor : file.tensors()) {
-        bytes += static_cast<size_t>(tensor.n_elements()) * sizeof(float);
-    }
-    return bytes;
-}
-
 void log_run(const LengthResult& length, int64_t decode_tokens) {
     const BenchRun& run = length.runs.back();
     const auto n_decode = static_cast<double>(decode_tokens);
@@ -104,7 +96,7 @@ int bench_command(BenchArgs args) {
     if (args.context.empty()) args.context = (find_examples_dir() / "document.txt").string();
     const std::string text = read_context(args.context);
 
-    const Engine engine(model_path, args.threads);
+    const Engine engine(model_path, args.threads, args.weights);
     const std::vector<int32_t> document = engine.tokenizer().encode(text, false);
     if (document.empty()) {
         throw CliError(fmt::format("context file {} has no tokens; pass --context FILE with text", args.context));
@@ -136,7 +128,8 @@ int bench_command(BenchArgs args) {
     result.decode_tokens = args.decode_tokens;
     result.prefill_chunk = args.prefill_chunk;
     result.model_file_bytes = engine.model().file().file_size();
-    result.weight_bytes_fp32 = weight_bytes_fp32(engine.model().file());
+    result.weight_format = engine.model().weight_format();
+    result.weight_bytes = engine.model().weight_bytes();
     result.cpu_model = system.cpu_model;
     result.cpu_flags = system.cpu_flags;
     result.compiler = system.compiler;

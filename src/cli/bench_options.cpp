@@ -1,11 +1,11 @@
 #include "cli/bench_args.h"
 
 #include <algorithm>
-#include <thread>
 
 #include <fmt/format.h>
 
 #include "cli/cli_error.h"
+#include "cli/model_options.h"
 
 namespace compactor::cli {
 
@@ -39,6 +39,7 @@ void add_bench_options(CLI::App& command, BenchArgs& args) {
     command.add_option("--prefill-chunk", args.prefill_chunk, "Tokens per prefill forward pass (>= 1)")
         ->capture_default_str();
     command.add_option("--threads", args.threads, "Worker threads; 0 uses all cores")->capture_default_str();
+    add_weight_format_option(command, args.weights);
     command.add_flag("--skip-no-scorer-prefill", args.skip_no_scorer_prefill,
                      "Do not time a prefill without the scorer (saves one prefill per run)");
     command.add_option("--dump-tokens", args.dump_tokens,
@@ -72,10 +73,7 @@ void finish_bench_args(BenchArgs& args) {
         throw CliError(fmt::format("--prefill-chunk {} is invalid; use a positive token count (512 by default)",
                                    args.prefill_chunk));
     }
-    if (args.threads < 0 || args.threads > 1024) {
-        throw CliError(fmt::format("--threads {} is invalid; use 0 for all cores ({} here) or a count from 1 to 1024",
-                                   args.threads, std::thread::hardware_concurrency()));
-    }
+    check_thread_count(args.threads);
     if (args.tokens_only && args.dump_tokens.empty()) {
         throw CliError("--tokens-only needs --dump-tokens FILE to write the token ids to");
     }

@@ -132,8 +132,8 @@ void print_length_text(const LengthResult& length, int64_t decode_tokens) {
 void print_bench_text(const BenchResult& r) {
     fmt::print("model     {} ({}, {} thread{})\n", r.model_path, r.model_name.empty() ? "unnamed" : r.model_name,
                r.n_threads, r.n_threads == 1 ? "" : "s");
-    fmt::print("weights   {:.1f} MiB as fp32 in memory, {:.1f} MiB file\n", r.weight_bytes_fp32 / kMiB,
-               r.model_file_bytes / kMiB);
+    fmt::print("weights   {:.1f} MiB in memory ({}), {:.1f} MiB file\n", r.weight_bytes / kMiB,
+               to_string(r.weight_format), r.model_file_bytes / kMiB);
     fmt::print("machine   {} ({}), {}, {}\n", r.cpu_model, fmt::join(r.cpu_flags, " "), r.compiler, r.blas);
     fmt::print("settings  {} at ratio {:.2f}, {} decode tokens, prefill chunk {}, context from {}\n",
                r.compression.method, r.compression.ratio, r.decode_tokens, r.prefill_chunk, r.context_path);
@@ -154,7 +154,8 @@ void print_bench_json(const BenchResult& r) {
         {"decode_tokens", r.decode_tokens},
         {"prefill_chunk", r.prefill_chunk},
         {"model_file_bytes", r.model_file_bytes},
-        {"weight_bytes_fp32", r.weight_bytes_fp32},
+        {"weight_format", to_string(r.weight_format)},
+        {"weight_bytes", r.weight_bytes},
         {"cpu", {{"model", r.cpu_model}, {"flags", r.cpu_flags}}},
         {"compiler", r.compiler},
         {"blas", r.blas},

@@ -10,6 +10,7 @@
 #include "cli/bench_memory.h"
 #include "cli/bench_stats.h"
 #include "compress/compressor.h"
+#include "model/weight_matrix.h"
 
 namespace compactor::cli {
 
@@ -55,7 +56,8 @@ struct BenchResult {
     int64_t decode_tokens = 0;
     int64_t prefill_chunk = 0;
     size_t model_file_bytes = 0;
-    size_t weight_bytes_fp32 = 0;  // every tensor's elements × 4 bytes: the weights as loaded
+    WeightFormat weight_format = WeightFormat::quantized;
+    size_t weight_bytes = 0;       // the weights in memory (Model::weight_bytes)
     std::string cpu_model;         // /proc/cpuinfo "model name"
     std::vector<std::string> cpu_flags;  // the vector-instruction flags that matter for kernels
     std::string compiler;

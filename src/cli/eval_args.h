@@ -10,6 +10,7 @@
 #include "compress/compressor.h"
 #include "eval/eval_samples.h"
 #include "eval/runner.h"
+#include "model/weight_matrix.h"
 
 namespace compactor::cli {
 
@@ -30,6 +31,10 @@ struct EvalArgs {
     std::string export_samples;
     uint64_t seed = 0;
     int threads = 0;
+    // fp32 by default, because batched answers multiply dozens of rows per
+    // step, where resident fp32 weights are faster than dequantizing tiles
+    // every step, and answers then carry no int8 rounding.
+    WeightFormat weights = WeightFormat::fp32;
     int64_t batch = 64;
     int64_t prefill_chunk = 512;
     bool quiet = false;

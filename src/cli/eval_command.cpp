@@ -124,12 +124,13 @@ int eval_command(const EvalArgs& args) {
     }
     if (run_methods) results.emplace(fs::path(args.out) / "results.jsonl");
 
-    const Engine engine(model_path, args.threads);
+    const Engine engine(model_path, args.threads, args.weights);
     const std::string model_name = fs::path(model_path).filename().string();
     const auto model_bytes = static_cast<uint64_t>(fs::file_size(model_path));
     if (run_methods) {
         check_methods_build(plan.options, engine.config());
-        results->check_compatible(model_name, model_bytes, eval::settings_json(plan.options));
+        const nlohmann::json settings = eval::settings_json(plan.options, engine.model().weight_format());
+        results->check_compatible(model_name, model_bytes, settings);
     }
 
     const std::vector<eval::PlannedSample> samples =

@@ -1,9 +1,9 @@
 #include <charconv>
-#include <thread>
 
 #include <fmt/format.h>
 
 #include "cli/cli_error.h"
+#include "cli/model_options.h"
 #include "cli/eval_args.h"
 #include "cli/scorer_options.h"
 #include "eval/eval_list.h"
@@ -48,6 +48,7 @@ void add_run_shape_options(CLI::App& command, EvalArgs& args) {
         ->capture_default_str();
     command.add_option("--out", args.out, "Output folder for results.jsonl, summary.md and score_vs_ratio.png/.svg");
     command.add_option("--threads", args.threads, "Worker threads; 0 uses all cores")->capture_default_str();
+    add_weight_format_option(command, args.weights);
     command.add_option("--batch", args.batch, "Answers generated together at most (bounds memory)")
         ->capture_default_str();
     command.add_option("--prefill-chunk", args.prefill_chunk, "Tokens per prefill forward pass (>= 1)")
@@ -100,11 +101,7 @@ void check_counts(const EvalArgs& args) {
         throw CliError(fmt::format("--prefill-chunk {} is invalid; use a positive token count (512 by default)",
                                    args.prefill_chunk));
     }
-    // 1024 is far above any core count this CPU engine is meant for.
-    if (args.threads < 0 || args.threads > 1024) {
-        throw CliError(fmt::format("--threads {} is invalid; use 0 for all cores ({} here) or a count from 1 to 1024",
-                                   args.threads, std::thread::hardware_concurrency()));
-    }
+    check_thread_count(args.threads);
     if (args.methods.empty() && args.export_samples.empty()) {
         throw CliError("no methods given; pass --methods such as none,compactor (or --export-samples FILE alone)");
     }

@@ -9,6 +9,7 @@
 
 #include "compress/compressor.h"
 #include "model/sampler.h"
+#include "model/weight_matrix.h"
 
 namespace compactor::cli {
 
@@ -23,6 +24,7 @@ struct RunArgs {
     int64_t max_tokens = 64;
     int64_t prefill_chunk = 512;
     int threads = 0;                     // 0: all cores
+    WeightFormat weights = WeightFormat::quantized;
     bool json = false;
 };
 

@@ -117,7 +117,7 @@ int run_command(RunArgs args) {
         throw CliError(fmt::format("context file {} is empty; pass --context FILE with text to read", args.context));
     }
 
-    Engine engine(model_path, args.threads);
+    Engine engine(model_path, args.threads, args.weights);
 
     // One prefill; the compressed session starts as a copy of the full one.
     DocumentOptions document_options;

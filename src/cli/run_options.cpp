@@ -1,10 +1,10 @@
 #include "cli/run_args.h"
 
-#include <thread>
 
 #include <fmt/format.h>
 
 #include "cli/cli_error.h"
+#include "cli/model_options.h"
 #include "cli/scorer_options.h"
 
 namespace compactor::cli {
@@ -49,6 +49,7 @@ void add_run_options(CLI::App& command, RunArgs& args) {
         ->capture_default_str();
     command.add_option("--threads", args.threads, "Worker threads; 0 uses all cores")
         ->capture_default_str();
+    add_weight_format_option(command, args.weights);
     command.add_option("--prefill-chunk", args.prefill_chunk, "Tokens per prefill forward pass (>= 1)")
         ->capture_default_str();
     command.add_flag("--json", args.json, "Print one JSON object on stdout (logs stay on stderr)");
@@ -64,12 +65,7 @@ void finish_run_args(RunArgs& args) {
         throw CliError(fmt::format("--prefill-chunk {} is invalid; use a positive token count (512 by default)",
                                    args.prefill_chunk));
     }
-    // 1024 is far above any core count this CPU engine is meant for; more
-    // threads than that only add scheduling overhead.
-    if (args.threads < 0 || args.threads > 1024) {
-        throw CliError(fmt::format("--threads {} is invalid; use 0 for all cores ({} here) or a count from 1 to 1024",
-                                   args.threads, std::thread::hardware_concurrency()));
-    }
+    check_thread_count(args.threads);
     if (args.budget != "per_head" && args.budget != "per_layer") {
         throw CliError(fmt::format("--budget '{}' is invalid; use per_head or per_layer", args.budget));
     }

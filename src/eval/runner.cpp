@@ -13,7 +13,7 @@ namespace compactor::eval {
 
 using nlohmann::json;
 
-json settings_json(const EvalOptions& options) {
+json settings_json(const EvalOptions& options, WeightFormat weights) {
     const CompressionOptions& c = options.compression;
     return {
         {"blend", c.blend},
@@ -30,6 +30,7 @@ json settings_json(const EvalOptions& options) {
         {"pyramid_beta", c.pyramid_beta},
         {"n_future_positions", c.n_future_positions},
         {"epsilon", c.epsilon},
+        {"weights", to_string(weights)},
     };
 }
 
@@ -60,7 +61,7 @@ std::vector<Variant> EvalRunner::missing_variants(const std::string& sample_id) 
 
 EvalStats EvalRunner::run(const std::vector<PlannedSample>& samples, const EvalProgressCallback& on_progress) {
     const Stopwatch run_time;
-    const LineContext context{model_name_, model_bytes_, run_id_, settings_json(options_)};
+    const LineContext context{model_name_, model_bytes_, run_id_, settings_json(options_, engine_.model().weight_format())};
     const std::string protocol = to_string(options_.protocol);
 
     // Indices of each sample's earlier lines under this protocol, for answer

@@ -15,6 +15,7 @@
 #include "eval/eval_results.h"
 #include "eval/eval_samples.h"
 #include "eval/eval_variant.h"
+#include "model/weight_matrix.h"
 
 namespace compactor::eval {
 
@@ -29,8 +30,9 @@ struct EvalOptions {
 };
 
 // The settings every line stores under "settings" and a resumed run must
-// repeat: the scorer knobs (not method, ratio and budget, which are keys).
-nlohmann::json settings_json(const EvalOptions& options);
+// repeat: the scorer knobs (not method, ratio and budget, which are keys)
+// and the model's weight format.
+nlohmann::json settings_json(const EvalOptions& options, WeightFormat weights);
 
 struct EvalProgress {
     int64_t n_done = 0;          // samples finished or skipped

@@ -264,14 +264,13 @@ void attend_pieces(const ModelConfig& c, std::span<KvCache* const> caches, int i
 
 void attention_block(const ModelConfig& c, const LayerWeights& w, int il, int64_t n_rows,
                      std::span<KvCache* const> caches, ThreadPool& pool, BatchScratch& s) {
-    const int64_t n_q = static_cast<int64_t>(c.n_head) * c.head_dim;
     const int64_t n_kv = static_cast<int64_t>(c.n_head_kv) * c.head_dim;
 
     // Attention norm and Q/K/V projections over the rows of all sequences
     rms_norm(s.x.data(), w.attn_norm.data(), n_rows, c.n_embd, c.rms_norm_eps, s.xn.data(), pool);
-    linear(s.xn.data(), n_rows, c.n_embd, w.wq.data(), n_q, bias_or_null(w.bq), s.q.data(), pool);
-    linear(s.xn.data(), n_rows, c.n_embd, w.wk.data(), n_kv, bias_or_null(w.bk), s.k.data(), pool);
-    linear(s.xn.data(), n_rows, c.n_embd, w.wv.data(), n_kv, bias_or_null(w.bv), s.v.data(), pool);
+    linear(s.xn.data(), n_rows, w.wq, bias_or_null(w.bq), s.q.data(), pool);
+    linear(s.xn.data(), n_rows, w.wk, bias_or_null(w.bk), s.k.data(), pool);
+    linear(s.xn.data(), n_rows, w.wv, bias_or_null(w.bv), s.v.data(), pool);
 
     // RoPE, each row at its own position through the per-row table
     apply_rope(s.q.data(), n_rows, c.n_head, c.head_dim, c.rope_mode, s.rope);
@@ -285,17 +284,17 @@ void attention_block(const ModelConfig& c, const LayerWeights& w, int il, int64_
     attend_pieces(c, caches, il, pool, s);
 
     // Output projection and residual
-    linear(s.attn.data(), n_rows, n_q, w.wo.data(), c.n_embd, nullptr, s.proj.data(), pool);
+    linear(s.attn.data(), n_rows, w.wo, nullptr, s.proj.data(), pool);
     add_in_place(s.x.data(), s.proj.data(), n_rows * c.n_embd, pool);
 }
 
 void mlp_block(const ModelConfig& c, const LayerWeights& w, int64_t n_rows, ThreadPool& pool, BatchScratch& s) {
     // FFN norm, then SwiGLU: down(silu(gate(x)) · up(x))
     rms_norm(s.x.data(), w.ffn_norm.data(), n_rows, c.n_embd, c.rms_norm_eps, s.xn.data(), pool);
-    linear(s.xn.data(), n_rows, c.n_embd, w.w_gate.data(), c.n_ff, nullptr, s.gate.data(), pool);
-    linear(s.xn.data(), n_rows, c.n_embd, w.w_up.data(), c.n_ff, nullptr, s.up.data(), pool);
+    linear(s.xn.data(), n_rows, w.w_gate, nullptr, s.gate.data(), pool);
+    linear(s.xn.data(), n_rows, w.w_up, nullptr, s.up.data(), pool);
     swiglu(s.gate.data(), s.up.data(), n_rows * c.n_ff, pool);
-    linear(s.gate.data(), n_rows, c.n_ff, w.w_down.data(), c.n_embd, nullptr, s.proj.data(), pool);
+    linear(s.gate.data(), n_rows, w.w_down, nullptr, s.proj.data(), pool);
 
     // Residual
     add_in_place(s.x.data(), s.proj.data(), n_rows * c.n_embd, pool);
@@ -320,9 +319,8 @@ void run_pass(const ModelConfig& c, const ModelWeights& w, std::span<const std::
     for (const BatchPiece& piece : s.pieces) {
         const std::span<const int32_t> seq_tokens = tokens[static_cast<size_t>(piece.seq)];
         for (int64_t t = 0; t < piece.n_tokens; ++t) {
-            const auto id = static_cast<size_t>(seq_tokens[static_cast<size_t>(piece.offset + t)]);
-            std::copy_n(w.token_embd.data() + id * n_embd, n_embd,
-                        s.x.data() + static_cast<size_t>(piece.row0 + t) * n_embd);
+            const int64_t id = seq_tokens[static_cast<size_t>(piece.offset + t)];
+            w.token_embd.dequantize_rows(id, id + 1, s.x.data() + static_cast<size_t>(piece.row0 + t) * n_embd);
         }
     }
 
@@ -382,8 +380,7 @@ void forward_batch(const ModelConfig& config, const ModelWeights& weights,
     // Logits of every sequence's last token in one product
     if (!want_logits) return;
     logits->resize(static_cast<size_t>(n_seq) * config.n_vocab);
-    linear(scratch.last_hidden.data(), n_seq, config.n_embd, weights.output_head(), config.n_vocab, nullptr,
-           logits->data(), pool);
+    linear(scratch.last_hidden.data(), n_seq, weights.output_head(), nullptr, logits->data(), pool);
 }
 
 }  // namespace compactor

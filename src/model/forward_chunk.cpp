@@ -41,9 +41,9 @@ void attention_block(const ModelConfig& c, const LayerWeights& w, int il, int64_
     rms_norm(s.x.data(), w.attn_norm.data(), n_tokens, c.n_embd, c.rms_norm_eps, s.xn.data(), pool);
 
     // Q/K/V projections
-    linear(s.xn.data(), n_tokens, c.n_embd, w.wq.data(), n_q, bias_or_null(w.bq), s.q.data(), pool);
-    linear(s.xn.data(), n_tokens, c.n_embd, w.wk.data(), n_kv, bias_or_null(w.bk), s.k.data(), pool);
-    linear(s.xn.data(), n_tokens, c.n_embd, w.wv.data(), n_kv, bias_or_null(w.bv), s.v.data(), pool);
+    linear(s.xn.data(), n_tokens, w.wq, bias_or_null(w.bq), s.q.data(), pool);
+    linear(s.xn.data(), n_tokens, w.wk, bias_or_null(w.bk), s.k.data(), pool);
+    linear(s.xn.data(), n_tokens, w.wv, bias_or_null(w.bv), s.v.data(), pool);
 
     // RoPE on queries and keys; scorers also need them before it
     if (observer != nullptr) {
@@ -76,7 +76,7 @@ void attention_block(const ModelConfig& c, const LayerWeights& w, int il, int64_
     attend_chunk(s.q.data(), n_tokens, c.n_head, cache, il, s.attn.data(), pool);
 
     // Output projection and residual
-    linear(s.attn.data(), n_tokens, n_q, w.wo.data(), c.n_embd, nullptr, s.proj.data(), pool);
+    linear(s.attn.data(), n_tokens, w.wo, nullptr, s.proj.data(), pool);
     add_in_place(s.x.data(), s.proj.data(), n_tokens * c.n_embd, pool);
 }
 
@@ -86,10 +86,10 @@ void mlp_block(const ModelConfig& c, const LayerWeights& w, int64_t n_tokens, Th
     rms_norm(s.x.data(), w.ffn_norm.data(), n_tokens, c.n_embd, c.rms_norm_eps, s.xn.data(), pool);
 
     // SwiGLU: down(silu(gate(x)) · up(x))
-    linear(s.xn.data(), n_tokens, c.n_embd, w.w_gate.data(), c.n_ff, nullptr, s.gate.data(), pool);
-    linear(s.xn.data(), n_tokens, c.n_embd, w.w_up.data(), c.n_ff, nullptr, s.up.data(), pool);
+    linear(s.xn.data(), n_tokens, w.w_gate, nullptr, s.gate.data(), pool);
+    linear(s.xn.data(), n_tokens, w.w_up, nullptr, s.up.data(), pool);
     swiglu(s.gate.data(), s.up.data(), n_tokens * c.n_ff, pool);
-    linear(s.gate.data(), n_tokens, c.n_ff, w.w_down.data(), c.n_embd, nullptr, s.proj.data(), pool);
+    linear(s.gate.data(), n_tokens, w.w_down, nullptr, s.proj.data(), pool);
 
     // Residual
     add_in_place(s.x.data(), s.proj.data(), n_tokens * c.n_embd, pool);
@@ -106,8 +106,8 @@ void forward_chunk(const ModelConfig& config, const ModelWeights& weights,
 
     // Token embedding
     for (int64_t t = 0; t < n_tokens; ++t) {
-        const float* row = weights.token_embd.data() + static_cast<size_t>(tokens[static_cast<size_t>(t)]) * n_embd;
-        std::copy_n(row, n_embd, scratch.x.data() + static_cast<size_t>(t) * n_embd);
+        const int64_t id = tokens[static_cast<size_t>(t)];
+        weights.token_embd.dequantize_rows(id, id + 1, scratch.x.data() + static_cast<size_t>(t) * n_embd);
     }
 
     // Layers; every layer rotates the same positions, so one RoPE table serves all

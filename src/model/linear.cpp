@@ -48,7 +48,10 @@ void linear(const float* x, int64_t n_tokens, int64_t n_in, const float* w, int6
         linear_slice(x, n_tokens, n_in, w, n_out, n_out * i / n_slices, n_out * (i + 1) / n_slices, y);
     });
 
-    if (bias == nullptr) return;
+    if (bias != nullptr) add_bias(bias, n_tokens, n_out, y);
+}
+
+void add_bias(const float* bias, int64_t n_tokens, int64_t n_out, float* y) {
     for (int64_t t = 0; t < n_tokens; ++t) {
         float* row = y + t * n_out;
         for (int64_t i = 0; i < n_out; ++i) row[i] += bias[i];

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "model/thread_pool.h"
+#include "model/weight_matrix.h"
 
 namespace compactor {
 
@@ -12,6 +13,23 @@ namespace compactor {
 // slice of w's rows through single-threaded BLAS (sgemv for one token).
 void linear(const float* x, int64_t n_tokens, int64_t n_in, const float* w, int64_t n_out,
             const float* bias, float* y, ThreadPool& pool);
+
+// The same for a matrix in any WeightFormat, with n_in = w.n_in() and
+// n_out = w.n_out(). fp32 matrices take the path above. Quantized ones
+// multiply up to kBlockDotMaxTokens tokens (decode steps) straight from the
+// blocks, with quant::dot_rows_f32, or quant::dot_rows on int8 activations
+// when w.int8_activations(). Longer inputs (prefill) dequantize a few rows
+// at a time into a per-thread buffer and multiply them with sgemm.
+void linear(const float* x, int64_t n_tokens, const WeightMatrix& w, const float* bias, float* y,
+            ThreadPool& pool);
+
+// Token counts up to this multiply quantized weights straight from their
+// blocks. Beyond it, sgemm on dequantized rows does more multiply-adds per
+// weight read.
+inline constexpr int64_t kBlockDotMaxTokens = 4;
+
+// y [n_tokens × n_out] += bias [n_out], per token.
+void add_bias(const float* bias, int64_t n_tokens, int64_t n_out, float* y);
 
 // y [n_tokens × n_embd] = x / sqrt(mean(x²) + eps) · weight, per token.
 // y may alias x.

@@ -10,6 +10,7 @@
 #include "model/forward_batch.h"
 #include "model/forward_chunk.h"
 #include "model/linear.h"
+#include "model/quant_dot.h"
 #include "model/thread_pool.h"
 #include "model/threads.h"
 #include "model/weights.h"
@@ -48,9 +49,9 @@ void check_cache(const KvCache& cache, const ModelConfig& c) {
 }
 
 // logits [n_rows × n_vocab] from normalized hidden states [n_rows × n_embd].
-void project_logits(const ModelConfig& c, const ModelWeights& w, const float* hidden, int64_t n_rows,
+void project_logits(const ModelWeights& w, const float* hidden, int64_t n_rows,
                     float* logits, ThreadPool& pool) {
-    linear(hidden, n_rows, c.n_embd, w.output_head(), c.n_vocab, nullptr, logits, pool);
+    linear(hidden, n_rows, w.output_head(), nullptr, logits, pool);
 }
 
 }  // namespace
@@ -58,26 +59,31 @@ void project_logits(const ModelConfig& c, const ModelWeights& w, const float* hi
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::~Model() = default;
 
-std::unique_ptr<Model> Model::load(const std::string& path, int n_threads) {
+std::unique_ptr<Model> Model::load(const std::string& path, int n_threads, WeightFormat format) {
     auto impl = std::make_unique<Impl>();
     impl->file = gguf::GgufFile::open(path);
     impl->config = read_config(*impl->file);
-    impl->weights = load_weights(*impl->file, impl->config);
+    impl->weights = load_weights(*impl->file, impl->config, format);
     impl->n_threads = resolve_thread_count(n_threads);
     impl->pool = std::make_unique<ThreadPool>(impl->n_threads);
 
     const ModelConfig& c = impl->config;
     spdlog::info(
         "model: loaded '{}' arch={} n_layer={} n_embd={} n_head={} n_head_kv={} head_dim={} n_ff={} "
-        "n_vocab={} n_ctx_train={} rope_base={} tied_output={} weights={:.1f} MiB (fp32) threads={}",
+        "n_vocab={} n_ctx_train={} rope_base={} tied_output={} weights={:.1f} MiB ({}) threads={}{}",
         c.name, c.arch, c.n_layer, c.n_embd, c.n_head, c.n_head_kv, c.head_dim, c.n_ff, c.n_vocab,
         c.n_ctx_train, c.rope_freq_base, c.tied_output,
-        static_cast<double>(impl->weights.size_bytes()) / (1024.0 * 1024.0), impl->n_threads);
+        static_cast<double>(impl->weights.size_bytes()) / (1024.0 * 1024.0), to_string(format), impl->n_threads,
+        format == WeightFormat::fp32
+            ? std::string()
+            : fmt::format(" kernels={}", quant::kernel_path_name(quant::active_kernel_path())));
     return std::unique_ptr<Model>(new Model(std::move(impl)));
 }
 
 const ModelConfig& Model::config() const { return impl_->config; }
 const gguf::GgufFile& Model::file() const { return *impl_->file; }
+WeightFormat Model::weight_format() const { return impl_->weights.format; }
+size_t Model::weight_bytes() const { return impl_->weights.size_bytes(); }
 int Model::n_threads() const { return impl_->n_threads; }
 
 KvCache Model::make_cache(int64_t reserve_tokens) const {
@@ -118,10 +124,10 @@ void Model::forward(std::span<const int32_t> tokens, KvCache& cache, const Forwa
         // Logits of this chunk's tokens, or only of the very last token
         if (logits == nullptr) continue;
         if (options.all_logits) {
-            project_logits(c, impl_->weights, scratch.xn.data(), n_chunk, logits->data() + start * c.n_vocab,
+            project_logits(impl_->weights, scratch.xn.data(), n_chunk, logits->data() + start * c.n_vocab,
                            *impl_->pool);
         } else if (start + n_chunk == n_tokens) {
-            project_logits(c, impl_->weights, scratch.xn.data() + (n_chunk - 1) * c.n_embd, 1, logits->data(),
+            project_logits(impl_->weights, scratch.xn.data() + (n_chunk - 1) * c.n_embd, 1, logits->data(),
                            *impl_->pool);
         }
     }

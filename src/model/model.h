@@ -11,6 +11,7 @@
 #include "kv/kv_cache.h"
 #include "model/config.h"
 #include "model/prefill_observer.h"
+#include "model/weight_matrix.h"
 
 namespace compactor {
 
@@ -22,16 +23,21 @@ struct ForwardOptions {
 
 class Model {
 public:
-    // Map the GGUF file, read the config and load the weights. n_threads <= 0
-    // means all cores. Throws gguf::GgufError or std::runtime_error with a
-    // message naming what is wrong (unsupported architecture, missing tensor).
-    static std::unique_ptr<Model> load(const std::string& path, int n_threads = 0);
+    // Map the GGUF file, read the config and load the weights in `format`.
+    // n_threads <= 0 means all cores. Throws gguf::GgufError or
+    // std::runtime_error with a message naming what is wrong (unsupported
+    // architecture, missing tensor, a COMPACTOR_KERNEL this CPU cannot run).
+    static std::unique_ptr<Model> load(const std::string& path, int n_threads = 0,
+                                       WeightFormat format = WeightFormat::quantized);
 
     ~Model();
 
     const ModelConfig& config() const;
     const gguf::GgufFile& file() const;
     int n_threads() const;
+    WeightFormat weight_format() const;
+    // Bytes the weights occupy in memory (see ModelWeights::size_bytes).
+    size_t weight_bytes() const;
 
     // An empty cache shaped for this model.
     KvCache make_cache(int64_t reserve_tokens = 0) const;

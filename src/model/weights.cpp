@@ -7,6 +7,7 @@
 #include <fmt/ranges.h>
 
 #include "gguf/dequant.h"
+#include "model/quant_dot.h"
 
 namespace compactor {
 
@@ -42,7 +43,7 @@ std::vector<float> dequantize_tensor(const gguf::TensorInfo& tensor) {
     return values;
 }
 
-// Load a required tensor of the given ggml shape.
+// Load a required vector of the given ggml shape as fp32.
 std::vector<float> load(const gguf::GgufFile& file, const std::string& name,
                         std::vector<int64_t> shape) {
     const gguf::TensorInfo& tensor = file.tensor(name);
@@ -59,7 +60,28 @@ std::vector<float> load_optional(const gguf::GgufFile& file, const std::string& 
     return dequantize_tensor(*tensor);
 }
 
-LayerWeights load_layer(const gguf::GgufFile& file, const ModelConfig& c, int il) {
+// Load a required matrix [n_out × n_in] (ggml shape {n_in, n_out}): in place
+// when quantized weights are asked for and an int8 kernel takes its type,
+// else dequantized to fp32.
+WeightMatrix load_matrix(const gguf::GgufFile& file, const std::string& name, int64_t n_in, int64_t n_out,
+                         WeightFormat format) {
+    const gguf::TensorInfo& tensor = file.tensor(name);
+    check_shape(tensor, {n_in, n_out});
+    const bool keep_blocks = format == WeightFormat::quantized || format == WeightFormat::quantized_int8;
+    if (keep_blocks && quant::has_int8_kernel(tensor.type) && n_in % quant::kBlock == 0) {
+        return WeightMatrix::from_blocks(tensor.type, tensor.data, n_out, n_in,
+                                         format == WeightFormat::quantized_int8);
+    }
+    return WeightMatrix::from_fp32(dequantize_tensor(tensor), n_out, n_in);
+}
+
+WeightMatrix load_optional_matrix(const gguf::GgufFile& file, const std::string& name, int64_t n_in,
+                                  int64_t n_out, WeightFormat format) {
+    if (file.find_tensor(name) == nullptr) return {};
+    return load_matrix(file, name, n_in, n_out, format);
+}
+
+LayerWeights load_layer(const gguf::GgufFile& file, const ModelConfig& c, int il, WeightFormat format) {
     const std::string p = fmt::format("blk.{}.", il);
     const int64_t n_embd = c.n_embd;
     const int64_t n_q = static_cast<int64_t>(c.n_head) * c.head_dim;
@@ -67,17 +89,17 @@ LayerWeights load_layer(const gguf::GgufFile& file, const ModelConfig& c, int il
 
     LayerWeights w;
     w.attn_norm = load(file, p + "attn_norm.weight", {n_embd});
-    w.wq = load(file, p + "attn_q.weight", {n_embd, n_q});
-    w.wk = load(file, p + "attn_k.weight", {n_embd, n_kv});
-    w.wv = load(file, p + "attn_v.weight", {n_embd, n_kv});
+    w.wq = load_matrix(file, p + "attn_q.weight", n_embd, n_q, format);
+    w.wk = load_matrix(file, p + "attn_k.weight", n_embd, n_kv, format);
+    w.wv = load_matrix(file, p + "attn_v.weight", n_embd, n_kv, format);
     w.bq = load_optional(file, p + "attn_q.bias", {n_q});
     w.bk = load_optional(file, p + "attn_k.bias", {n_kv});
     w.bv = load_optional(file, p + "attn_v.bias", {n_kv});
-    w.wo = load(file, p + "attn_output.weight", {n_q, n_embd});
+    w.wo = load_matrix(file, p + "attn_output.weight", n_q, n_embd, format);
     w.ffn_norm = load(file, p + "ffn_norm.weight", {n_embd});
-    w.w_gate = load(file, p + "ffn_gate.weight", {n_embd, c.n_ff});
-    w.w_up = load(file, p + "ffn_up.weight", {n_embd, c.n_ff});
-    w.w_down = load(file, p + "ffn_down.weight", {c.n_ff, n_embd});
+    w.w_gate = load_matrix(file, p + "ffn_gate.weight", n_embd, c.n_ff, format);
+    w.w_up = load_matrix(file, p + "ffn_up.weight", n_embd, c.n_ff, format);
+    w.w_down = load_matrix(file, p + "ffn_down.weight", c.n_ff, n_embd, format);
     return w;
 }
 
@@ -86,25 +108,24 @@ size_t bytes_of(const std::vector<float>& v) { return v.size() * sizeof(float); 
 }  // namespace
 
 size_t ModelWeights::size_bytes() const {
-    size_t bytes = bytes_of(token_embd) + bytes_of(output_norm) + bytes_of(output) + bytes_of(rope_freqs);
+    size_t bytes = token_embd.size_bytes() + bytes_of(output_norm) + output.size_bytes() + bytes_of(rope_freqs);
     for (const LayerWeights& w : layers) {
-        for (const auto* v : {&w.attn_norm, &w.wq, &w.wk, &w.wv, &w.bq, &w.bk, &w.bv, &w.wo,
-                              &w.ffn_norm, &w.w_gate, &w.w_up, &w.w_down}) {
-            bytes += bytes_of(*v);
-        }
+        for (const auto* v : {&w.attn_norm, &w.bq, &w.bk, &w.bv, &w.ffn_norm}) bytes += bytes_of(*v);
+        for (const auto* m : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) bytes += m->size_bytes();
     }
     return bytes;
 }
 
-ModelWeights load_weights(const gguf::GgufFile& file, const ModelConfig& config) {
+ModelWeights load_weights(const gguf::GgufFile& file, const ModelConfig& config, WeightFormat format) {
     ModelWeights weights;
-    weights.token_embd = load(file, "token_embd.weight", {config.n_embd, config.n_vocab});
+    weights.format = format;
+    weights.token_embd = load_matrix(file, "token_embd.weight", config.n_embd, config.n_vocab, format);
     weights.output_norm = load(file, "output_norm.weight", {config.n_embd});
-    weights.output = load_optional(file, "output.weight", {config.n_embd, config.n_vocab});
+    weights.output = load_optional_matrix(file, "output.weight", config.n_embd, config.n_vocab, format);
     weights.rope_freqs = load_optional(file, "rope_freqs.weight", {config.n_rot / 2});
 
     weights.layers.reserve(static_cast<size_t>(config.n_layer));
-    for (int il = 0; il < config.n_layer; ++il) weights.layers.push_back(load_layer(file, config, il));
+    for (int il = 0; il < config.n_layer; ++il) weights.layers.push_back(load_layer(file, config, il, format));
     return weights;
 }
 

@@ -132,7 +132,8 @@ TEST_F(CliBench, JsonReportStructureAndValues) {
     EXPECT_EQ(report.value("runs", 0), 1);
     EXPECT_EQ(report.value("decode_tokens", 0), 4);
     EXPECT_GT(report.value("model_file_bytes", 0.0), 0.0);
-    EXPECT_GT(report.value("weight_bytes_fp32", 0.0), 0.0);
+    EXPECT_GT(report.value("weight_bytes", 0.0), 0.0);
+    EXPECT_EQ(report.value("weight_format", ""), "quantized");
     for (const char* key : {"compiler", "blas", "context"}) {
         EXPECT_FALSE(report.value(key, "").empty()) << key;
     }

@@ -135,12 +135,14 @@ inline RefWeights build_tiny_model(const TinySpec& s, GgufWriter& w) {
     return ref;
 }
 
-// Load a model from a writer's image through a temp file, removed once mapped.
-inline std::unique_ptr<Model> load_from_writer(const GgufWriter& writer, int n_threads = 2) {
+// Load a model from a writer's image through a temp file, removed once
+// mapped (quantized weights keep reading the mapping, which outlives the name).
+inline std::unique_ptr<Model> load_from_writer(const GgufWriter& writer, int n_threads = 2,
+                                               WeightFormat format = WeightFormat::quantized) {
     const std::string path = writer.write_temp("compactor-tiny");
     std::unique_ptr<Model> model;
     try {
-        model = Model::load(path, n_threads);
+        model = Model::load(path, n_threads, format);
     } catch (...) {
         std::filesystem::remove(path);
         throw;

@@ -10,11 +10,17 @@
 namespace compactor::test {
 namespace {
 
+// Relative to the largest reference logit. fp32 activations leave only
+// summation order between the engine and the reference; int8 activations
+// round each input block to 1/254 of its largest magnitude.
 constexpr double kTolerance = 1e-4;
+constexpr double kInt8Tolerance = 3e-2;
 
 struct Case {
     std::string label;
     TinySpec spec;
+    WeightFormat format = WeightFormat::quantized;
+    double tolerance = kTolerance;
     friend void PrintTo(const Case& c, std::ostream* os) { *os << c.label; }
 };
 
@@ -27,6 +33,10 @@ std::vector<Case> cases() {
     out.push_back({"llama_q8_0_untied", s});
     s.weight_type = GgmlType::Q4_1;
     out.push_back({"llama_q4_1_untied", s});
+    out.push_back({"llama_q4_1_fp32_weights", s, WeightFormat::fp32});
+    out.push_back({"llama_q4_1_int8_activations", s, WeightFormat::quantized_int8, kInt8Tolerance});
+    s.weight_type = GgmlType::Q4_0;
+    out.push_back({"llama_q4_0_untied", s});
     s = TinySpec{};
     s.arch = "qwen2";
     s.rope_freq_base = 1000000.0f;
@@ -34,6 +44,7 @@ std::vector<Case> cases() {
     s.weight_type = GgmlType::Q8_0;
     s.n_head_kv = 1;
     out.push_back({"qwen2_q8_0_one_kv_head", s});
+    out.push_back({"qwen2_q8_0_int8_activations", s, WeightFormat::quantized_int8, kInt8Tolerance});
     return out;
 }
 
@@ -43,7 +54,7 @@ TEST_P(ForwardReference, AllLogitsMatchScalar) {
     const TinySpec& spec = GetParam().spec;
     GgufWriter writer;
     const RefWeights ref = build_tiny_model(spec, writer);
-    const auto model = load_from_writer(writer);
+    const auto model = load_from_writer(writer, 2, GetParam().format);
     const std::vector<int32_t> tokens = sample_tokens(11, spec.n_vocab, 3);
 
     KvCache cache = model->make_cache();
@@ -58,7 +69,7 @@ TEST_P(ForwardReference, AllLogitsMatchScalar) {
     for (size_t t = 0; t < tokens.size(); ++t) {
         const std::vector<float> row(logits.begin() + static_cast<std::ptrdiff_t>(t * spec.n_vocab),
                                      logits.begin() + static_cast<std::ptrdiff_t>((t + 1) * spec.n_vocab));
-        EXPECT_LT(relative_max_diff(row, expected[t]), kTolerance) << "token " << t;
+        EXPECT_LT(relative_max_diff(row, expected[t]), GetParam().tolerance) << "token " << t;
     }
     EXPECT_EQ(cache.next_pos(), 11);
     EXPECT_EQ(cache.max_length(), 11);
@@ -68,7 +79,7 @@ TEST_P(ForwardReference, CacheKeysMatchScalar) {
     const TinySpec& spec = GetParam().spec;
     GgufWriter writer;
     const RefWeights ref = build_tiny_model(spec, writer);
-    const auto model = load_from_writer(writer);
+    const auto model = load_from_writer(writer, 2, GetParam().format);
     const std::vector<int32_t> tokens = sample_tokens(6, spec.n_vocab, 4);
 
     KvCache cache = model->make_cache();
@@ -98,7 +109,7 @@ TEST_P(ForwardReference, LongChunkMatchesScalar) {
     const TinySpec& spec = GetParam().spec;
     GgufWriter writer;
     const RefWeights ref = build_tiny_model(spec, writer);
-    const auto model = load_from_writer(writer);
+    const auto model = load_from_writer(writer, 2, GetParam().format);
     const std::vector<int32_t> tokens = sample_tokens(150, spec.n_vocab, 9);
 
     KvCache cache = model->make_cache();
@@ -112,7 +123,7 @@ TEST_P(ForwardReference, LongChunkMatchesScalar) {
     for (size_t t : {size_t{0}, size_t{63}, size_t{64}, size_t{100}, size_t{149}}) {
         const std::vector<float> row(logits.begin() + static_cast<std::ptrdiff_t>(t * spec.n_vocab),
                                      logits.begin() + static_cast<std::ptrdiff_t>((t + 1) * spec.n_vocab));
-        EXPECT_LT(relative_max_diff(row, expected[t]), kTolerance) << "token " << t;
+        EXPECT_LT(relative_max_diff(row, expected[t]), GetParam().tolerance) << "token " << t;
     }
 }
 
@@ -122,7 +133,7 @@ TEST_P(ForwardReference, RaggedCacheMatchesScalar) {
     const TinySpec& spec = GetParam().spec;
     GgufWriter writer;
     const RefWeights ref = build_tiny_model(spec, writer);
-    const auto model = load_from_writer(writer);
+    const auto model = load_from_writer(writer, 2, GetParam().format);
     const std::vector<int32_t> context = sample_tokens(12, spec.n_vocab, 5);
     const std::vector<int32_t> question = sample_tokens(4, spec.n_vocab, 6);
 
@@ -154,7 +165,7 @@ TEST_P(ForwardReference, RaggedCacheMatchesScalar) {
     for (size_t t = 0; t < question.size(); ++t) {
         const std::vector<float> row(logits.begin() + static_cast<std::ptrdiff_t>(t * spec.n_vocab),
                                      logits.begin() + static_cast<std::ptrdiff_t>((t + 1) * spec.n_vocab));
-        EXPECT_LT(relative_max_diff(row, expected[t]), kTolerance) << "question token " << t;
+        EXPECT_LT(relative_max_diff(row, expected[t]), GetParam().tolerance) << "question token " << t;
     }
     EXPECT_EQ(cache.next_pos(), 16);
     EXPECT_EQ(cache.positions(0, 0).back(), 15);

@@ -9,6 +9,7 @@
 #include <cblas.h>
 #include <fmt/format.h>
 
+#include "model/attention_decode.h"
 #include "model/softmax.h"
 
 namespace compactor {
@@ -79,17 +80,26 @@ void attend_chunk(const float* q, int64_t n_tokens, int n_head, const KvCache& c
     const int64_t row_stride = static_cast<int64_t>(n_head) * head_dim;  // floats between tokens in q and out
     const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
 
-    // Work items: every query head × block of queries, checked here because
-    // pool tasks must not throw.
-    std::vector<HeadBlock> blocks;
-    for (int hq = 0; hq < n_head; ++hq) {
-        const int h = hq / group;
+    // Every head must hold the chunk's rows; checked here because pool tasks
+    // must not throw.
+    for (int h = 0; h < n_head_kv; ++h) {
         const int64_t length = cache.length(il, h);
         if (length < n_tokens) {
             throw std::logic_error(fmt::format(
                 "attention: layer {} KV head {} has {} rows, fewer than the chunk's {} tokens",
                 il, h, length, n_tokens));
         }
+    }
+    if (n_tokens == 1) {
+        attend_one_token(q, n_head, cache, il, out, pool);
+        return;
+    }
+
+    // Work items: every query head × block of queries
+    std::vector<HeadBlock> blocks;
+    for (int hq = 0; hq < n_head; ++hq) {
+        const int h = hq / group;
+        const int64_t length = cache.length(il, h);
         for (int64_t i0 = 0; i0 < n_tokens; i0 += kQueryBlock) {
             const int64_t offset = i0 * row_stride + static_cast<int64_t>(hq) * head_dim;
             blocks.push_back({q + offset, out + offset, cache.keys(il, h).data(), cache.values(il, h).data(),

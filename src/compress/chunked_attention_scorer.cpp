@@ -71,6 +71,7 @@ ChunkedAttentionScorer::ChunkedAttentionScorer(const CompressionOptions& options
 void ChunkedAttentionScorer::observe(const LayerChunk& chunk) {
     const bool layer_ok = chunk.il >= 0 && chunk.il < shape_.n_layer;
     check_chunk(chunk, shape_, layer_ok ? n_seen_[static_cast<size_t>(chunk.il)] : 0, "ChunkedAttentionScorer");
+    pool_ = chunk.pool;
     const size_t il = static_cast<size_t>(chunk.il);
     Pending& pending = pending_[il];
     const size_t d = static_cast<size_t>(shape_.head_dim);
@@ -181,7 +182,7 @@ ScoreSet ChunkedAttentionScorer::finalize() {
         if (pending.v_norm.empty()) left = 0;
         while (left > 0) {
             const int64_t m = std::min<int64_t>(left, options_.attn_chunk);
-            score_chunk(pending, m, columns, nullptr);
+            score_chunk(pending, m, columns, pool_);
             drop_front(pending, m);
             left -= m;
         }

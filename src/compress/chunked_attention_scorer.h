@@ -58,6 +58,9 @@ private:
     std::vector<Pending> pending_;                      // [n_layer]
     std::vector<std::vector<std::vector<float>>> done_; // [n_layer][n_head_kv][scored tokens so far]
     std::vector<int64_t> n_seen_;                       // [n_layer]
+    // The forward pass's pool from the last observe(); finalize() scores
+    // the last chunks on it. Null when observe() got none.
+    ThreadPool* pool_ = nullptr;
     ScoreSet raw_;
 };
 

@@ -10,6 +10,7 @@
 #include "compress/cholesky.h"
 #include "compress/sketch.h"
 #include "compress/zscore.h"
+#include "model/thread_pool.h"
 
 namespace compactor {
 
@@ -55,6 +56,7 @@ int64_t LeverageScorer::window_of(int64_t t) const {
 void LeverageScorer::observe(const LayerChunk& chunk) {
     const size_t il = static_cast<size_t>(chunk.il);
     check_chunk(chunk, shape_, chunk.il >= 0 && chunk.il < shape_.n_layer ? n_seen_[il] : 0, "LeverageScorer");
+    pool_ = chunk.pool;
     if (chunk.n_tokens == 0) return;
 
     const int k = options_.sketch_dim;
@@ -180,11 +182,26 @@ ScoreSet LeverageScorer::finalize() {
     ScoreSet z;
     z.n_tokens = n_tokens;
     z.scores.resize(static_cast<size_t>(shape_.n_layer));
+    // Heads are independent, so they run in parallel when a pool is known;
+    // each head's arithmetic is the same either way.
+    const int64_t n_heads = static_cast<int64_t>(shape_.n_layer) * shape_.n_head_kv;
+    std::vector<std::vector<float>> heads(static_cast<size_t>(n_heads));
+    auto score_one = [&](int64_t i) {
+        heads[static_cast<size_t>(i)] =
+            score_head(state(static_cast<int>(i / shape_.n_head_kv), static_cast<int>(i % shape_.n_head_kv)), n_tokens,
+                       range);
+    };
+    if (pool_ != nullptr) {
+        pool_->parallel_for(n_heads, score_one);
+    } else {
+        for (int64_t i = 0; i < n_heads; ++i) score_one(i);
+    }
+
     for (int il = 0; il < shape_.n_layer; ++il) {
         std::vector<float>& layer = raw_.scores[static_cast<size_t>(il)];
         layer.reserve(static_cast<size_t>(shape_.n_head_kv) * static_cast<size_t>(n_tokens));
         for (int h = 0; h < shape_.n_head_kv; ++h) {
-            const std::vector<float> head = score_head(state(il, h), n_tokens, range);
+            const std::vector<float>& head = heads[static_cast<size_t>(il) * shape_.n_head_kv + h];
             layer.insert(layer.end(), head.begin(), head.end());
         }
         z.scores[static_cast<size_t>(il)] = layer;

@@ -68,6 +68,9 @@ private:
     ModelShape shape_;
     std::vector<HeadState> heads_;    // [n_layer × n_head_kv]
     std::vector<int64_t> n_seen_;     // [n_layer] tokens observed per layer
+    // The forward pass's pool from the last observe(); finalize() spreads
+    // the heads over it. Null when observe() got none.
+    ThreadPool* pool_ = nullptr;
     ScoreSet raw_;
 };
 

@@ -290,5 +290,31 @@ TEST(CompressLeverage, OutOfOrderChunkRejected) {
     EXPECT_THROW(scorer.observe(test::chunk_of(other, l, 0, 10, 10)), std::invalid_argument);
 }
 
+// finalize() spreads heads over the pool observe() saw; the scores must be
+// the same bits as a serial run, for the compactor blend and its two parts.
+TEST(CompressLeverage, PoolGivesSerialScores) {
+    const ModelShape shape{3, 6, 2, 16};
+    const int64_t n_tokens = 700;
+    const std::vector<SyntheticLayer> layers = test::make_model(shape, n_tokens, 31);
+    CompressionOptions options;
+    options.attn_chunk = 128;
+    ThreadPool pool(3);
+
+    for (const char* method : {"compactor", "leverage", "chunked_attention"}) {
+        options.method = method;
+        const auto serial = make_scorer(options, shape);
+        const auto pooled = make_scorer(options, shape);
+        test::feed_model(*serial, shape, layers, n_tokens, 256);
+        test::feed_model(*pooled, shape, layers, n_tokens, 256, &pool);
+
+        const ScoreSet expected = serial->finalize(KvCache{});
+        const ScoreSet actual = pooled->finalize(KvCache{});
+        ASSERT_EQ(actual.scores.size(), expected.scores.size()) << method;
+        for (size_t il = 0; il < expected.scores.size(); ++il) {
+            EXPECT_EQ(actual.scores[il], expected.scores[il]) << method << " layer " << il;
+        }
+    }
+}
+
 }  // namespace
 }  // namespace compactor

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "compress/compressor.h"
+#include "model/thread_pool.h"
 
 namespace compactor::test {
 
@@ -53,7 +54,8 @@ inline SyntheticLayer make_layer(const ModelShape& shape, int64_t n_tokens, uint
 }
 
 // The LayerChunk of layer il covering tokens [t0, t0 + n) of `l`.
-inline LayerChunk chunk_of(const ModelShape& shape, const SyntheticLayer& l, int il, int64_t t0, int64_t n) {
+inline LayerChunk chunk_of(const ModelShape& shape, const SyntheticLayer& l, int il, int64_t t0, int64_t n,
+                           ThreadPool* pool = nullptr) {
     const size_t q_width = static_cast<size_t>(shape.n_head) * shape.head_dim;
     const size_t kv_width = static_cast<size_t>(shape.n_head_kv) * shape.head_dim;
     LayerChunk c;
@@ -67,16 +69,19 @@ inline LayerChunk chunk_of(const ModelShape& shape, const SyntheticLayer& l, int
     c.k_raw = l.k_raw.data() + static_cast<size_t>(t0) * kv_width;
     c.k_rope = l.k_rope.data() + static_cast<size_t>(t0) * kv_width;
     c.v = l.v.data() + static_cast<size_t>(t0) * kv_width;
+    c.pool = pool;
     return c;
 }
 
 // Feed every layer in prefill chunks of `step` tokens, layers in order within
 // each chunk as the forward pass does. layers[il] is the data of layer il.
+// Chunks carry `pool` as the forward pass's would.
 inline void feed_model(PrefillObserver& observer, const ModelShape& shape, const std::vector<SyntheticLayer>& layers,
-                       int64_t n_tokens, int64_t step) {
+                       int64_t n_tokens, int64_t step, ThreadPool* pool = nullptr) {
     for (int64_t t0 = 0; t0 < n_tokens; t0 += step) {
         for (int il = 0; il < shape.n_layer; ++il) {
-            observer.observe(chunk_of(shape, layers[static_cast<size_t>(il)], il, t0, std::min(step, n_tokens - t0)));
+            observer.observe(
+                chunk_of(shape, layers[static_cast<size_t>(il)], il, t0, std::min(step, n_tokens - t0), pool));
         }
     }
 }

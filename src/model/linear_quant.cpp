@@ -20,23 +20,30 @@ int64_t slice_count(int64_t n_out, const ThreadPool& pool) {
     return std::clamp<int64_t>(n_out / 64, 1, int64_t{4} * pool.n_threads());
 }
 
-// Decode with fp32 activations: every slice of rows takes its dot products
-// straight from the blocks.
-void linear_blocks_f32(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, ThreadPool& pool) {
-    const int64_t n_in = w.n_in();
+// Run dot(t, o0, o1) for every token t over slices [o0, o1) of w's rows,
+// the slices spread over the pool.
+template <typename Dot>
+void for_row_slices(int64_t n_tokens, const WeightMatrix& w, ThreadPool& pool, const Dot& dot) {
     const int64_t n_out = w.n_out();
     const int64_t n_slices = slice_count(n_out, pool);
     pool.parallel_for(n_slices, [&](int64_t i) {
         const int64_t o0 = n_out * i / n_slices;
         const int64_t o1 = n_out * (i + 1) / n_slices;
-        for (int64_t t = 0; t < n_tokens; ++t) {
-            quant::dot_rows_f32(w.type(), w.blocks(), w.row_bytes(), n_in, x + t * n_in, o0, o1, y + t * n_out + o0);
-        }
+        for (int64_t t = 0; t < n_tokens; ++t) dot(t, o0, o1);
+    });
+}
+
+// Decode with fp32 activations: dot products straight from the blocks.
+void linear_blocks_f32(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, ThreadPool& pool) {
+    const int64_t n_in = w.n_in();
+    const int64_t n_out = w.n_out();
+    for_row_slices(n_tokens, w, pool, [&](int64_t t, int64_t o0, int64_t o1) {
+        quant::dot_rows_f32(w.type(), w.blocks(), w.row_bytes(), n_in, x + t * n_in, o0, o1, y + t * n_out + o0);
     });
 }
 
 // Decode with int8 activations: quantize each token's activations once, then
-// every slice of rows takes int8 dot products with them.
+// take int8 dot products with them.
 void linear_blocks_int8(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, ThreadPool& pool) {
     const int64_t n_in = w.n_in();
     const int64_t n_out = w.n_out();
@@ -48,13 +55,8 @@ void linear_blocks_int8(const float* x, int64_t n_tokens, const WeightMatrix& w,
     for (int64_t t = 0; t < n_tokens; ++t) quant::quantize_row_q8(x + t * n_in, n_in, x_q8.data() + t * n_blocks);
 
     const quant::BlockQ8* xq = x_q8.data();
-    const int64_t n_slices = slice_count(n_out, pool);
-    pool.parallel_for(n_slices, [&](int64_t i) {
-        const int64_t o0 = n_out * i / n_slices;
-        const int64_t o1 = n_out * (i + 1) / n_slices;
-        for (int64_t t = 0; t < n_tokens; ++t) {
-            quant::dot_rows(w.type(), w.blocks(), w.row_bytes(), n_in, xq + t * n_blocks, o0, o1, y + t * n_out + o0);
-        }
+    for_row_slices(n_tokens, w, pool, [&](int64_t t, int64_t o0, int64_t o1) {
+        quant::dot_rows(w.type(), w.blocks(), w.row_bytes(), n_in, xq + t * n_blocks, o0, o1, y + t * n_out + o0);
     });
 }
 

@@ -58,6 +58,8 @@ void print_json(const RunResult& r) {
         {"model", r.model_path},
         {"model_name", r.model_name},
         {"n_threads", r.n_threads},
+        {"weight_format", to_string(r.weight_format)},
+        {"weight_bytes", r.weight_bytes},
         {"context", r.context_path},
         {"n_context_tokens", r.n_context_tokens},
         {"method", r.compression.method},

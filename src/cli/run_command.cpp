@@ -138,6 +138,8 @@ int run_command(RunArgs args) {
     result.model_path = model_path;
     result.model_name = engine.config().name;
     result.n_threads = engine.model().n_threads();
+    result.weight_format = engine.model().weight_format();
+    result.weight_bytes = engine.model().weight_bytes();
     result.context_path = args.context;
     result.n_context_tokens = full.n_context_tokens();
     result.compression = args.compression;

@@ -20,6 +20,8 @@ struct RunResult {
     std::string model_path;
     std::string model_name;
     int n_threads = 0;
+    WeightFormat weight_format = WeightFormat::quantized;
+    size_t weight_bytes = 0;  // the weights in memory (Model::weight_bytes)
     std::string context_path;
     int64_t n_context_tokens = 0;
     CompressionOptions compression;

@@ -48,6 +48,8 @@ TEST(CliRun, JsonReportOnBundledDocument) {
     }
     EXPECT_EQ(report.value("model", ""), model);
     EXPECT_EQ(report.value("method", ""), "compactor");
+    EXPECT_EQ(report.value("weight_format", ""), "quantized");
+    EXPECT_GT(report.value("weight_bytes", 0.0), 0.0);
     EXPECT_DOUBLE_EQ(report.value("ratio", -1.0), 0.5);
 
     // The bundled document is 3,000 to 6,000 tokens by design.

@@ -15,8 +15,8 @@ namespace compactor {
 // Decode reads the whole cache once per token, so this path reads each KV
 // head's keys and values once for all query heads of its group, and splits
 // the rows into ranges so that every thread streams a share of the cache.
-// Each range keeps its own softmax maximum and sum, and the ranges are
-// merged by rescaling (the split form of softmax that flash-decoding uses).
+// Each range keeps its own softmax maximum and sum, and the merge rescales
+// every range by exp(its maximum − the overall maximum).
 void attend_one_token(const float* q, int n_head, const KvCache& cache, int il, float* out, ThreadPool& pool);
 
 }  // namespace compactor

@@ -31,9 +31,9 @@ struct EvalArgs {
     std::string export_samples;
     uint64_t seed = 0;
     int threads = 0;
-    // fp32 by default, because batched answers multiply dozens of rows per
-    // step, where resident fp32 weights are faster than dequantizing tiles
-    // every step, and answers then carry no int8 rounding.
+    // fp32 by default, because batched generation multiplies dozens of rows
+    // per step. Resident fp32 weights are faster there than dequantizing
+    // tiles every step, and the outputs carry no int8 rounding.
     WeightFormat weights = WeightFormat::fp32;
     int64_t batch = 64;
     int64_t prefill_chunk = 512;

@@ -1,4 +1,4 @@
-// The options that say how the model runs, shared by `run`, `eval` and `bench`.
+// Model options shared by `run`, `eval` and `bench`: weight format and threads.
 #pragma once
 
 #include <CLI/CLI.hpp>

@@ -12,9 +12,9 @@ namespace compactor {
 // [n_head × head_dim] over every row of layer il (the token's own row is the
 // last one of each head).
 //
-// Decode reads the whole cache once per token, so this path reads each KV
-// head's keys and values once for all query heads of its group, and splits
-// the rows into ranges so that every thread streams a share of the cache.
+// Decode reads the whole cache once per token. This path therefore reads
+// each KV head's keys and values once for all query heads of its group. It
+// splits the rows into ranges, so every thread streams a share of the cache.
 // Each range keeps its own softmax maximum and sum, and the merge rescales
 // every range by exp(its maximum − the overall maximum).
 void attend_one_token(const float* q, int n_head, const KvCache& cache, int il, float* out, ThreadPool& pool);

@@ -53,7 +53,7 @@ std::string_view kernel_path_name(KernelPath path);
 
 // The path dot_rows() uses: COMPACTOR_KERNEL if set, else the fastest the CPU
 // supports. Throws std::runtime_error naming the value when COMPACTOR_KERNEL
-// is unknown or asks for a path this CPU cannot run.
+// is unknown or selects a path this CPU cannot run.
 KernelPath active_kernel_path();
 
 // The path a COMPACTOR_KERNEL value names. Throws std::runtime_error naming

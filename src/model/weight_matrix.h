@@ -10,7 +10,7 @@
 
 namespace compactor {
 
-// How the model stores its weight matrices in memory.
+// Storage format of the model's weight matrices in memory.
 enum class WeightFormat {
     // Q4_0, Q4_1 and Q8_0 matrices stay in their blocks, read in place from
     // the mapped file. Decode steps multiply the blocks with fp32

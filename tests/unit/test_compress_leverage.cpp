@@ -290,8 +290,8 @@ TEST(CompressLeverage, OutOfOrderChunkRejected) {
     EXPECT_THROW(scorer.observe(test::chunk_of(other, l, 0, 10, 10)), std::invalid_argument);
 }
 
-// finalize() spreads heads over the pool observe() saw; the scores must be
-// the same bits as a serial run, for the compactor blend and its two parts.
+// finalize() spreads heads over the pool that observe() saw. The scores must
+// be the same bits as a serial run, for the compactor blend and both parts.
 TEST(CompressLeverage, PoolGivesSerialScores) {
     const ModelShape shape{3, 6, 2, 16};
     const int64_t n_tokens = 700;

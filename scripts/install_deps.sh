@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
     build-essential cmake pkg-config
     libopenblas-dev libpcre2-dev libspdlog-dev libfmt-dev
-    nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
+    nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libssl-dev
     libgtest-dev libbenchmark-dev
     gnuplot-nox
     python3 python3-pip ca-certificates

@@ -21,7 +21,9 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "compactor/online_calibration.h"
 #include "compactor/version.h"
 #include "compress/compressor.h"
 #include "kv/kv_cache.h"
@@ -48,6 +50,11 @@ struct DocumentOptions {
     CompressionOptions compression;
     int64_t prefill_chunk = 512;       // tokens per forward call (bounds activation memory)
     int64_t answer_reserve = 512;      // context tokens kept free for question and answer
+    // The document's mean next-token NLL (context_nll) is measured on every
+    // nll_stride-th position; 0 skips it. The output head then runs on
+    // 1/nll_stride of the document (about 5% of prefill time at 4 for
+    // SmolLM2-135M, whose head is a fifth of its weights).
+    int64_t nll_stride = 4;
     PrefillProgressCallback on_progress;  // called after each chunk when set
 };
 
@@ -81,7 +88,17 @@ class DocumentSession {
 public:
     // Context tokens of the document prompt (system turn, user header, document).
     int64_t n_context_tokens() const { return n_context_tokens_; }
+    // Prompt tokens before the document (BOS, system turn, user header).
+    int64_t n_template_tokens() const { return n_template_tokens_; }
+    // The document prompt's token ids (template, then document).
+    const std::vector<int32_t>& prompt_tokens() const { return *prompt_tokens_; }
     double prefill_s() const { return prefill_s_; }
+    // Mean next-token NLL of the document's tokens in nats per token, from
+    // the prefill's logits at the positions DocumentOptions::nll_stride
+    // selects; NaN when nll_stride was 0.
+    double context_nll() const { return context_nll_; }
+    // Document tokens that context_nll() averages over.
+    int64_t n_nll_tokens() const { return n_nll_tokens_; }
     const KvCache& cache() const { return cache_; }
     const CompressionOptions& scoring_options() const { return scoring_options_; }
     bool compressed() const { return compressed_; }
@@ -94,6 +111,17 @@ public:
     // compressed once; compress a copy of the full session for another ratio.
     CompressionReport compress(const CompressionOptions& options);
 
+    // Choose the kept fraction for quality budget tau in (0, 1] from probes
+    // of this document (see online_calibration.h). The session must be
+    // uncompressed; `options` gives the method, budget and scorer knobs as
+    // for compress(), and its ratio is ignored. The session stays unchanged;
+    // compress a copy with the returned ratio. Throws std::invalid_argument
+    // for a compressed session, a method other than the prefill's, tau
+    // outside (0, 1], invalid probe options or a document too short to hold
+    // the probes.
+    OnlineCalibration calibrate_online(const CompressionOptions& options, double tau,
+                                       const OnlineCalibrationOptions& probe_options) const;
+
     // Generate an answer from a copy of the session's cache, which stays unchanged.
     // Throws std::invalid_argument when the question and max_tokens do not
     // fit in the model's context.
@@ -104,12 +132,20 @@ private:
     struct ScoreState;
     DocumentSession() = default;
 
+    // The scorer's scores of the full cache, finalized on first use and
+    // shared by every copy; nullptr for method "none".
+    const ScoreSet* full_scores() const;
+
     const Engine* engine_ = nullptr;
     KvCache cache_;
     std::shared_ptr<ScoreState> score_state_;
     CompressionOptions scoring_options_;
     int64_t n_context_tokens_ = 0;
+    int64_t n_template_tokens_ = 0;
+    std::shared_ptr<const std::vector<int32_t>> prompt_tokens_;
     double prefill_s_ = 0;
+    double context_nll_ = 0;
+    int64_t n_nll_tokens_ = 0;
     bool compressed_ = false;
 };
 

@@ -61,4 +61,28 @@ fs::path find_examples_dir() {
                    "--context FILE and --question TEXT");
 }
 
+fs::path find_calibration_dir() {
+    std::error_code error;
+    if (const std::string from_env = env_or_empty("COMPACTOR_CALIBRATION_DIR"); !from_env.empty()) {
+        if (!fs::is_directory(from_env, error)) {
+            throw CliError(fmt::format("COMPACTOR_CALIBRATION_DIR={} is not a folder; point it to the calibration/ "
+                                       "folder or unset it",
+                                       from_env));
+        }
+        return from_env;
+    }
+
+    const fs::path executable = fs::read_symlink("/proc/self/exe", error);
+    if (!error) {
+        const fs::path beside_build = executable.parent_path() / ".." / ".." / "calibration";
+        if (fs::is_directory(beside_build, error)) return fs::weakly_canonical(beside_build, error);
+    }
+
+#ifdef COMPACTOR_SOURCE_DIR
+    const fs::path in_source = fs::path(COMPACTOR_SOURCE_DIR) / "calibration";
+    if (fs::is_directory(in_source, error)) return in_source;
+#endif
+    return {};
+}
+
 }  // namespace compactor::cli

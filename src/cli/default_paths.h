@@ -15,4 +15,9 @@ std::string default_model_path();
 // binary was built from. Throws CliError when none exists.
 std::filesystem::path find_examples_dir();
 
+// The calibration/ folder of fitted calibration files:
+// $COMPACTOR_CALIBRATION_DIR, else ../../calibration next to the executable,
+// else the source tree's. Empty when none exists.
+std::filesystem::path find_calibration_dir();
+
 }  // namespace compactor::cli

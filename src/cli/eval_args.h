@@ -25,6 +25,11 @@ struct EvalArgs {
     std::string data_dir;                // empty: find_data_dir()
     std::string methods;                 // empty: only --export-samples
     std::string ratios = "0,0.25,0.5,0.75,0.9";
+    std::string qualities;               // empty: no quality-budget variants
+    std::string calibrate = "fitted";    // comma list of fitted, online
+    std::vector<std::string> calibrations;  // fitted calibration files; default: the calibration/ folder's
+    int64_t nll_stride = 4;
+    int probes = 4;
     std::string budget = "per_layer";
     std::string protocol = "agnostic";
     std::string out;
@@ -55,6 +60,11 @@ struct EvalPlan {
 // Parse and check every option that needs no model; throws CliError naming
 // the value and the fix.
 EvalPlan finish_eval_args(const EvalArgs& args);
+
+// Parses --lengths ("2048,4096") into positive token counts; throws CliError.
+std::vector<int64_t> parse_lengths(const std::string& list);
+// Parses --tasks; empty means every task. Throws CliError for an empty item.
+std::vector<std::string> parse_tasks(const std::string& list);
 
 // argv joined with spaces, arguments with shell-special characters quoted.
 std::string quote_command_line(int argc, const char* const* argv);

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +13,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "calibrate/calibration_file.h"
+#include "calibrate/model_digest.h"
 #include "cli/bench_system.h"
 #include "cli/cli_error.h"
 #include "cli/default_paths.h"
@@ -31,27 +34,58 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-std::string checked_model_path(const std::string& requested) {
-    const std::string path = requested.empty() ? default_model_path() : requested;
-    std::error_code error;
-    if (fs::is_directory(path, error)) {
-        throw CliError(fmt::format("model path {} is a directory; pass --model with a .gguf file", path));
+// The fitted calibration of every method of a quality-budget run: from
+// --calibration files when one matches the method and budget, else from the
+// calibration/ folder. Throws CliError when a method has none or a file
+// belongs to another model.
+void load_calibrations(const std::vector<std::string>& files, const std::string& model_path,
+                       const std::string& model_name, eval::EvalOptions& options) {
+    const bool fitted = std::find(options.calibration_kinds.begin(), options.calibration_kinds.end(),
+                                  eval::CalibrationKind::fitted) != options.calibration_kinds.end();
+    if (!files.empty() && (options.qualities.empty() || !fitted)) {
+        throw CliError("--calibration names fitted calibration files, but no fitted quality budget runs; add "
+                       "--qualities with --calibrate fitted, or drop --calibration");
     }
-    if (!fs::is_regular_file(path, error)) {
-        throw CliError(fmt::format("model file not found: {} (run scripts/fetch_model.sh or pass --model PATH)", path));
-    }
-    return path;
-}
+    if (options.qualities.empty() || !fitted) return;
 
-std::string checked_data_dir(const std::string& requested) {
-    if (requested.empty()) return find_data_dir();
-    std::error_code error;
-    if (!fs::is_directory(requested, error)) {
-        throw CliError(fmt::format("--data-dir {} is not a folder; pass the evaluation data folder (the one with "
-                                   "haystack/, qa/ and longbench/)",
-                                   requested));
+    const std::string model_sha256 = calibrate::file_sha256(model_path);
+    std::vector<std::pair<std::string, calibrate::Calibration>> given;
+    for (const std::string& file : files) {
+        try {
+            given.emplace_back(file, calibrate::read_calibration(file));
+        } catch (const std::runtime_error& e) {
+            throw CliError(fmt::format("--calibration: {}", e.what()));
+        }
     }
-    return requested;
+    const fs::path default_dir = find_calibration_dir();
+    for (const eval::MethodSpec& spec : options.methods) {
+        if (spec.method == "none" || options.calibrations.count(spec.label())) continue;
+        const std::string budget = spec.budget_name();
+        std::string path;
+        for (const auto& [file, calibration] : given) {
+            if (calibration.method == spec.method && calibration.budget == budget) {
+                path = file;
+                break;
+            }
+        }
+        if (path.empty() && !default_dir.empty()) {
+            path = calibrate::find_calibration_file(default_dir.string(), model_sha256, spec.method, budget);
+        }
+        if (path.empty()) {
+            throw CliError(fmt::format("no fitted calibration for {} with model {}; make one with compactor calibrate "
+                                       "fit --methods {} and pass --calibration FILE, or use --calibrate online",
+                                       spec.label(), model_path, spec.method));
+        }
+        try {
+            calibrate::Calibration calibration = calibrate::read_calibration(path);
+            calibrate::check_calibration_matches(calibration, model_sha256, model_name, spec.method, budget);
+            spdlog::info("eval: {} uses calibration {} (alpha {:.4f}, beta {:.4f})", spec.label(), path,
+                         calibration.fit.alpha, calibration.fit.beta);
+            options.calibrations.emplace(spec.label(), std::move(calibration));
+        } catch (const std::exception& e) {
+            throw CliError(fmt::format("{}: {}", path, e.what()));
+        }
+    }
 }
 
 void create_out_dir(const std::string& out) {
@@ -129,6 +163,7 @@ int eval_command(const EvalArgs& args) {
     const auto model_bytes = static_cast<uint64_t>(fs::file_size(model_path));
     if (run_methods) {
         check_methods_build(plan.options, engine.config());
+        load_calibrations(args.calibrations, model_path, engine.config().name, plan.options);
         const nlohmann::json settings = eval::settings_json(plan.options, engine.model().weight_format());
         results->check_compatible(model_name, model_bytes, settings);
     }

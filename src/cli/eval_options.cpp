@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <charconv>
 
 #include <fmt/format.h>
@@ -42,6 +43,20 @@ void add_run_shape_options(CLI::App& command, EvalArgs& args) {
         ->capture_default_str();
     command.add_option("--budget", args.budget, "Budget of methods without one: per_head or per_layer")
         ->capture_default_str();
+    command.add_option("--qualities", args.qualities,
+                       "Comma-separated quality budgets τ in (0, 1]: each method also runs with its ratio chosen per "
+                       "sample for each τ");
+    command.add_option("--calibrate", args.calibrate,
+                       "How --qualities choose ratios: fitted, online, or fitted,online for both")
+        ->capture_default_str();
+    command.add_option("--calibration", args.calibrations,
+                       "Fitted calibration file; repeat for several methods (default: calibration/ files made for "
+                       "this model, method and budget)");
+    command.add_option("--nll-stride", args.nll_stride,
+                       "Fitted calibration: measure the context NLL on every n-th document position")
+        ->capture_default_str();
+    command.add_option("--probes", args.probes, "Online calibration: quoting probes per document")
+        ->capture_default_str();
     command.add_option("--protocol", args.protocol,
                        "agnostic: compress before the question is seen; aware: prefill the question with the "
                        "context and protect it")
@@ -60,33 +75,6 @@ void add_run_shape_options(CLI::App& command, EvalArgs& args) {
 
 void add_knob_options(CLI::App& command, EvalArgs& args) {
     add_scorer_knob_options(command, args.compression, args.no_value_weighting);
-}
-
-std::vector<int64_t> parse_lengths(const std::string& list) {
-    std::vector<int64_t> lengths;
-    for (const std::string& item : eval::split_comma_list(list)) {
-        int64_t length = 0;
-        const char* end = item.data() + item.size();
-        const auto [ptr, error] = std::from_chars(item.data(), end, length);
-        if (item.empty() || error != std::errc() || ptr != end || length <= 0) {
-            throw CliError(fmt::format("--lengths '{}' has the invalid length '{}'; write positive token counts "
-                                       "such as 4096 or 2048,4096",
-                                       list, item));
-        }
-        lengths.push_back(length);
-    }
-    return lengths;
-}
-
-std::vector<std::string> parse_tasks(const std::string& list) {
-    if (list.empty()) return {};
-    std::vector<std::string> tasks = eval::split_comma_list(list);
-    for (const std::string& task : tasks) {
-        if (task.empty()) {
-            throw CliError(fmt::format("--tasks '{}' has an empty item; separate task names with single commas", list));
-        }
-    }
-    return tasks;
 }
 
 void check_counts(const EvalArgs& args) {
@@ -121,6 +109,33 @@ auto parse_option(const char* option, Parse parse) {
 }
 
 }  // namespace
+
+std::vector<int64_t> parse_lengths(const std::string& list) {
+    std::vector<int64_t> lengths;
+    for (const std::string& item : eval::split_comma_list(list)) {
+        int64_t length = 0;
+        const char* end = item.data() + item.size();
+        const auto [ptr, error] = std::from_chars(item.data(), end, length);
+        if (item.empty() || error != std::errc() || ptr != end || length <= 0) {
+            throw CliError(fmt::format("--lengths '{}' has the invalid length '{}'; write positive token counts "
+                                       "such as 4096 or 2048,4096",
+                                       list, item));
+        }
+        lengths.push_back(length);
+    }
+    return lengths;
+}
+
+std::vector<std::string> parse_tasks(const std::string& list) {
+    if (list.empty()) return {};
+    std::vector<std::string> tasks = eval::split_comma_list(list);
+    for (const std::string& task : tasks) {
+        if (task.empty()) {
+            throw CliError(fmt::format("--tasks '{}' has an empty item; separate task names with single commas", list));
+        }
+    }
+    return tasks;
+}
 
 void add_eval_options(CLI::App& command, EvalArgs& args) {
     add_selection_options(command, args);
@@ -158,6 +173,24 @@ EvalPlan finish_eval_args(const EvalArgs& args) {
     options.compression.ratio = 0;
     options.max_batch = args.batch;
     options.prefill_chunk = args.prefill_chunk;
+    if (!args.qualities.empty()) {
+        options.qualities = parse_option("--qualities", [&] { return eval::parse_quality_list(args.qualities); });
+        for (const std::string& kind : eval::split_comma_list(args.calibrate)) {
+            const eval::CalibrationKind parsed =
+                parse_option("--calibrate", [&] { return eval::parse_calibration_kind(kind); });
+            if (std::find(options.calibration_kinds.begin(), options.calibration_kinds.end(), parsed) ==
+                options.calibration_kinds.end()) {
+                options.calibration_kinds.push_back(parsed);
+            }
+        }
+    }
+    if (args.nll_stride < 1) {
+        throw CliError(fmt::format("--nll-stride {} is invalid; use 1 or more", args.nll_stride));
+    }
+    if (args.probes < 1) throw CliError(fmt::format("--probes {} is invalid; use at least 1", args.probes));
+    options.nll_stride = args.nll_stride;
+    options.online.n_probes = args.probes;
+    options.online.seed = args.seed;
     try {
         validate(options.compression);
     } catch (const std::invalid_argument& e) {

@@ -1,7 +1,7 @@
 // The `compactor` command: `run` answers questions about a document from a
 // full and a compressed KV cache, `inspect` prints a GGUF file's contents,
 // `bench` measures speed and memory, `eval` scores compression methods on
-// evaluation tasks.
+// evaluation tasks, `calibrate fit` fits the quality budget's calibration.
 // Exit codes: 0 on success (and for --help, --version), 1 on any error.
 #include <exception>
 #include <string>
@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/bench_command.h"
+#include "cli/calibrate_command.h"
 #include "cli/eval_command.h"
 #include "cli/inspect_command.h"
 #include "cli/logging.h"
@@ -58,13 +59,24 @@ int main(int argc, char** argv) {
     add_eval_options(*eval, eval_args);
     add_log_level_option(*eval, log_level);
 
+    CalibrateFitArgs fit_args;
+    fit_args.command_line = quote_command_line(argc, argv);
+    CLI::App* calibrate =
+        app.add_subcommand("calibrate", "Fit how far each document can be compressed for a quality budget");
+    calibrate->require_subcommand(1);
+    CLI::App* calibrate_fit = calibrate->add_subcommand(
+        "fit", "Measure answer NLL under compression on a task suite and fit a calibration file per method");
+    add_calibrate_fit_options(*calibrate_fit, fit_args);
+    add_log_level_option(*calibrate_fit, log_level);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         if (e.get_exit_code() == 0) return app.exit(e);  // --help and --version
         // Point at the subcommand's own help when the error is in its options.
         const std::string sub = argc > 1 ? argv[1] : "";
-        const bool known = sub == "run" || sub == "bench" || sub == "eval" || sub == "inspect";
+        const bool known =
+            sub == "run" || sub == "bench" || sub == "eval" || sub == "inspect" || sub == "calibrate";
         report_error(std::string(e.what()) + (known ? " (see compactor " + sub + " --help)" : " (see compactor --help)"));
         return 1;
     }
@@ -74,6 +86,7 @@ int main(int argc, char** argv) {
         if (*run) return run_command(run_args);
         if (*bench) return bench_command(bench_args);
         if (*eval) return eval_command(eval_args);
+        if (*calibrate_fit) return calibrate_fit_command(fit_args);
         return inspect_command(inspect_path);
     } catch (const std::exception& e) {
         report_error(e.what());

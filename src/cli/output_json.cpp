@@ -1,4 +1,5 @@
 // Machine-readable report of `compactor run`: one JSON object on stdout.
+#include <cmath>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -39,6 +40,36 @@ json compression_json(const CompressionOptions& c) {
     };
 }
 
+json number_or_null(double value) { return std::isfinite(value) ? json(value) : json(nullptr); }
+
+json quality_json(const QualityReport& q) {
+    json out = {
+        {"tau", q.tau},
+        {"calibration", to_string(q.kind)},
+        {"kept_fraction", q.kept_fraction},
+        {"ratio", q.ratio},
+        {"seconds", q.seconds},
+    };
+    if (q.kind == CalibrationKind::fitted) {
+        out.update({{"calibration_file", q.calibration_path}, {"alpha", q.alpha}, {"beta", q.beta}, {"b", q.b}});
+        return out;
+    }
+    const OnlineCalibration& online = *q.online;
+    json candidates = json::array();
+    for (const CalibrationCandidate& c : online.candidates) {
+        candidates.push_back({{"kept_fraction", c.kept_fraction},
+                              {"kept_measured", c.kept_measured},
+                              {"probe_nll", c.probe_nll},
+                              {"quality_ratio", c.quality_ratio},
+                              {"seconds", c.seconds}});
+    }
+    out.update({{"probe_nll_full", online.probe_nll_full},
+                {"n_probes", online.n_probes},
+                {"n_probe_tokens", online.n_probe_tokens},
+                {"candidates", candidates}});
+    return out;
+}
+
 }  // namespace
 
 void print_json(const RunResult& r) {
@@ -65,6 +96,9 @@ void print_json(const RunResult& r) {
         {"method", r.compression.method},
         {"ratio", r.compression.ratio},
         {"kept_fraction", r.kept_fraction()},
+        {"context_nll", number_or_null(r.context_nll)},
+        {"n_nll_tokens", r.n_nll_tokens},
+        {"quality", r.quality ? quality_json(*r.quality) : json(nullptr)},
         {"compression", compression_json(r.compression)},
         {"compression_skipped", r.report.skipped},
         {"kv_bytes_full", r.kv_bytes_full},

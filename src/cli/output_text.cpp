@@ -32,6 +32,28 @@ void print_compression_notes(const RunResult& r) {
     }
 }
 
+// How --quality chose the ratio, and the context NLL it was chosen from.
+void print_quality(const RunResult& r) {
+    if (!r.quality) return;
+    const QualityReport& q = *r.quality;
+    if (q.kind == CalibrationKind::fitted) {
+        fmt::print("quality   tau {} (fitted, {}): context NLL {:.4f} nats/token, b = {:.4f}·NLL + {:.4f} = {:.4f} "
+                   "-> kept fraction {:.4f}, ratio {:.4f} ({:.2f} s)\n",
+                   q.tau, q.calibration_path, r.context_nll, q.alpha, q.beta, q.b, q.kept_fraction, q.ratio, q.seconds);
+        return;
+    }
+    const OnlineCalibration& online = *q.online;
+    fmt::print("quality   tau {} (online, {} probes, {} answer tokens, full-cache probe NLL {:.4f}) -> kept fraction "
+               "{:.4f}, ratio {:.4f} ({:.2f} s)\n",
+               q.tau, online.n_probes, online.n_probe_tokens, online.probe_nll_full, q.kept_fraction, q.ratio,
+               q.seconds);
+    for (const CalibrationCandidate& c : online.candidates) {
+        fmt::print("          tried kept {:.3f} (measured {:.4f}): probe NLL {:.4f}, ratio {:.4f} {} ({:.2f} s)\n",
+                   c.kept_fraction, c.kept_measured, c.probe_nll, c.quality_ratio,
+                   c.quality_ratio >= q.tau ? "pass" : "fail", c.seconds);
+    }
+}
+
 void print_header(const RunResult& r) {
     const CompressionOptions& c = r.compression;
     fmt::print("model     {} ({}, {} thread{})\n", r.model_path, r.model_name.empty() ? "unnamed" : r.model_name,
@@ -51,6 +73,7 @@ void print_header(const RunResult& r) {
                r.prefill_s, r.prefill_tokens_per_s(), second_pass, r.report.score_s, r.report.compact_s, r.decode_s(),
                r.decode_tokens_per_s(), r.n_generated_tokens());
     print_compression_notes(r);
+    print_quality(r);
 }
 
 std::string answer_caption(const char* cache_name, const Answer& answer) {

@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/quality_options.h"
 #include "compress/compressor.h"
 #include "model/sampler.h"
 #include "model/weight_matrix.h"
@@ -18,6 +19,8 @@ struct RunArgs {
     std::string context;                 // empty: the bundled examples/document.txt
     std::vector<std::string> questions;  // empty: examples/questions.txt (only without --context)
     CompressionOptions compression;
+    bool ratio_given = false;            // --ratio was on the command line
+    QualityArgs quality;                 // --quality picks the ratio instead
     std::string budget = "per_layer";    // parsed into compression.budget
     bool no_value_weighting = false;
     SamplingOptions sampling;

@@ -12,6 +12,7 @@
 #include "cli/cli_error.h"
 #include "cli/default_paths.h"
 #include "cli/progress_line.h"
+#include "cli/quality_choice.h"
 #include "cli/run_result.h"
 #include "compactor/engine.h"
 
@@ -124,6 +125,7 @@ int run_command(RunArgs args) {
     document_options.compression = args.compression;
     document_options.prefill_chunk = args.prefill_chunk;
     document_options.answer_reserve = answer_reserve(engine, args);
+    document_options.nll_stride = args.quality.nll_stride;
     ProgressLine progress("prefill");
     // The line ends with the last chunk, before the engine logs the prefill's end.
     document_options.on_progress = [&progress](const PrefillProgress& p) {
@@ -134,6 +136,10 @@ int run_command(RunArgs args) {
     DocumentSession compressed = full;
 
     RunResult result;
+    if (args.quality.enabled()) {
+        result.quality = choose_ratio_for_quality(engine, full, args.compression, args.quality);
+        args.compression.ratio = result.quality->ratio;
+    }
     result.report = compressed.compress(args.compression);
     result.model_path = model_path;
     result.model_name = engine.config().name;
@@ -148,6 +154,8 @@ int run_command(RunArgs args) {
     result.kv_rows_full = full.cache().total_rows();
     result.kv_rows_compressed = compressed.cache().total_rows();
     result.prefill_s = full.prefill_s();
+    result.context_nll = full.context_nll();
+    result.n_nll_tokens = full.n_nll_tokens();
 
     const GenerationOptions generation{args.max_tokens, args.sampling};
     for (size_t i = 0; i < args.questions.size(); ++i) {

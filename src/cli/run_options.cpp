@@ -14,7 +14,8 @@ namespace {
 void add_compression_options(CLI::App& command, RunArgs& args) {
     CompressionOptions& c = args.compression;
     command.add_option("--ratio", c.ratio, "Fraction of context tokens removed from the KV cache, in [0, 1)")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->each([&args](const std::string&) { args.ratio_given = true; });
     command.add_option("--method", c.method, "Scorer: none, compactor, leverage, chunked_attention, exact_leverage, streaming_llm, knorm, random, snapkv, pyramidkv, expected_attention, tova, keydiff or kvzip")
         ->capture_default_str();
     command.add_option("--budget", args.budget,
@@ -54,6 +55,7 @@ void add_run_options(CLI::App& command, RunArgs& args) {
         ->capture_default_str();
     command.add_flag("--json", args.json, "Print one JSON object on stdout (logs stay on stderr)");
     add_compression_options(command, args);
+    add_quality_options(command, args.quality);
     add_sampling_options(command, args);
 }
 
@@ -73,6 +75,10 @@ void finish_run_args(RunArgs& args) {
         if (question.find_first_not_of(" \t\r\n") == std::string::npos) {
             throw CliError("--question is empty; pass the question text");
         }
+    }
+    finish_quality_args(args.quality);
+    if (args.quality.enabled() && args.ratio_given) {
+        throw CliError("--ratio and --quality both set the compression ratio; pass only one of them");
     }
     args.compression.budget = args.budget == "per_head" ? BudgetMode::per_head : BudgetMode::per_layer;
     args.compression.value_weighting = !args.no_value_weighting;

@@ -3,9 +3,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "cli/quality_choice.h"
 #include "compactor/engine.h"
 
 namespace compactor::cli {
@@ -31,6 +33,9 @@ struct RunResult {
     int64_t kv_rows_full = 0;        // rows over all layers and heads, measured on the caches
     int64_t kv_rows_compressed = 0;
     double prefill_s = 0;
+    double context_nll = 0;          // nats per document token; NaN when not measured
+    int64_t n_nll_tokens = 0;        // document tokens context_nll averages over
+    std::optional<QualityReport> quality;  // set when --quality chose the ratio
     std::vector<AnswerPair> answers;
 
     double kept_fraction() const {

@@ -1,5 +1,7 @@
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <memory>
 #include <span>
 #include <stdexcept>
 
@@ -24,6 +26,10 @@ bool is_blank(std::string_view text) {
 void check_document_options(const DocumentOptions& options) {
     if (options.prefill_chunk <= 0) {
         throw std::invalid_argument(fmt::format("prefill_chunk must be a positive token count, got {}", options.prefill_chunk));
+    }
+    if (options.nll_stride < 0) {
+        throw std::invalid_argument(fmt::format(
+            "nll_stride must be >= 0 (0 skips the context NLL), got {}", options.nll_stride));
     }
     if (options.answer_reserve < 0) {
         throw std::invalid_argument(fmt::format("answer_reserve must be >= 0 tokens, got {}", options.answer_reserve));
@@ -66,7 +72,9 @@ DocumentSession Engine::open_document(std::string_view document, const DocumentO
     }
     check_document_options(options);
 
-    const std::vector<int32_t> tokens = encode_document_prompt(*tokenizer_, chat_template_, document);
+    auto prompt_tokens =
+        std::make_shared<const std::vector<int32_t>>(encode_document_prompt(*tokenizer_, chat_template_, document));
+    const std::vector<int32_t>& tokens = *prompt_tokens;
     const auto n_prompt = static_cast<int64_t>(tokens.size());
     check_fits_context(n_prompt, options.answer_reserve, config().n_ctx_train);
 
@@ -74,6 +82,11 @@ DocumentSession Engine::open_document(std::string_view document, const DocumentO
     session.engine_ = this;
     session.scoring_options_ = options.compression;
     session.n_context_tokens_ = n_prompt;
+    // The template is tokenized apart from the document, so its length is
+    // that of the prompt around an empty document.
+    session.n_template_tokens_ =
+        static_cast<int64_t>(encode_document_prompt(*tokenizer_, chat_template_, "").size());
+    session.prompt_tokens_ = prompt_tokens;
     session.score_state_ = std::make_shared<DocumentSession::ScoreState>();
     const ModelShape shape = model_shape_of(*model_);
     session.score_state_->scorer = make_scorer(options.compression, shape);
@@ -83,7 +96,12 @@ DocumentSession Engine::open_document(std::string_view document, const DocumentO
     // the scorer observes every layer of every chunk.
     spdlog::info("engine: prefilling {} document prompt tokens in chunks of {} (scorer: {})", n_prompt,
                  options.prefill_chunk, options.compression.method);
-    const ForwardOptions forward_options{options.prefill_chunk, session.score_state_->scorer.get(), false};
+    // The NLL skips the template and each chunk's last position, whose
+    // target is in the next call (never selected when the stride divides
+    // prefill_chunk).
+    NextTokenNll nll{options.nll_stride, session.n_template_tokens_};
+    ForwardOptions forward_options{options.prefill_chunk, session.score_state_->scorer.get(), false};
+    forward_options.next_token_nll = options.nll_stride > 0 ? &nll : nullptr;
     const std::span<const int32_t> all_tokens(tokens);
     Stopwatch prefill_time;
     for (int64_t pos = 0; pos < n_prompt; pos += options.prefill_chunk) {
@@ -93,9 +111,15 @@ DocumentSession Engine::open_document(std::string_view document, const DocumentO
         if (options.on_progress) options.on_progress({pos + n_chunk, n_prompt, prefill_time.elapsed_s()});
     }
     session.prefill_s_ = prefill_time.elapsed_s();
+    session.context_nll_ = options.nll_stride > 0 ? nll.mean() : std::nan("");
+    session.n_nll_tokens_ = nll.n_scored;
 
     spdlog::info("engine: prefilled {} tokens in {:.2f} s ({:.1f} tokens/s), KV cache {:.1f} MiB", n_prompt,
                  session.prefill_s_, n_prompt / session.prefill_s_, session.cache_.size_bytes() / (1024.0 * 1024.0));
+    if (options.nll_stride > 0) {
+        spdlog::info("engine: context NLL {:.4f} nats/token over {} document tokens (stride {})",
+                     session.context_nll_, nll.n_scored, options.nll_stride);
+    }
 
     // KVzip: the model repeats the document (the prompt's last tokens, after
     // the system turn and user header) on a copy of the cache.

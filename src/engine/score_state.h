@@ -18,4 +18,8 @@ struct DocumentSession::ScoreState {
     std::mutex mutex;                // copies may compress from different threads
 };
 
+// Throws std::invalid_argument naming the first scorer knob of `now` that
+// differs from the prefill's: only ratio, budget and head_floor may change.
+void check_same_scoring(const CompressionOptions& prefill, const CompressionOptions& now);
+
 }  // namespace compactor

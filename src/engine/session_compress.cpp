@@ -6,6 +6,7 @@
 
 #include "compactor/engine.h"
 #include "engine/score_state.h"
+#include "engine/stopwatch.h"
 
 namespace compactor {
 
@@ -41,6 +42,8 @@ private:
     std::optional<ScoreSet>& record_;
 };
 
+}  // namespace
+
 // The scorer ran with the options given to open_document; compressing with
 // other scorer knobs would silently use scores they did not produce.
 void check_same_scoring(const CompressionOptions& prefill, const CompressionOptions& now) {
@@ -75,7 +78,19 @@ void check_same_scoring(const CompressionOptions& prefill, const CompressionOpti
     }
 }
 
-}  // namespace
+const ScoreSet* DocumentSession::full_scores() const {
+    if (compressed_) {
+        throw std::logic_error("scores need the full cache, but this session is compressed; use a full copy");
+    }
+    std::lock_guard<std::mutex> lock(score_state_->mutex);
+    ScoreState& state = *score_state_;
+    if (!state.scores && state.scorer) {
+        const Stopwatch score_time;
+        state.scores = state.scorer->finalize(cache_);
+        state.score_s = score_time.elapsed_s();
+    }
+    return state.scores ? &*state.scores : nullptr;
+}
 
 CompressionReport DocumentSession::compress(const CompressionOptions& options) {
     if (compressed_) {

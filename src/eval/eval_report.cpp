@@ -94,8 +94,9 @@ std::string render_averages(const ScoreTable& table) {
     return text;
 }
 
-std::string render_per_task(const ScoreTable& table, const std::string& ratio) {
-    std::string text = fmt::format("\n### Per task at ratio {}\n\n", ratio);
+// `column` names what the table's columns are: "ratio" or "quality budget".
+std::string render_per_task(const ScoreTable& table, const std::string& ratio, const char* column = "ratio") {
+    std::string text = fmt::format("\n### Per task at {} {}\n\n", column, ratio);
     std::vector<std::string> columns{"task", "samples", "full cache"};
     columns.insert(columns.end(), table.rows().begin(), table.rows().end());
     text += table_header(columns);
@@ -110,11 +111,60 @@ std::string render_per_task(const ScoreTable& table, const std::string& ratio) {
     return text + table_row(cells);
 }
 
+bool is_quality_line(const json& line) {
+    const auto it = line.find("calibration");
+    return it != line.end() && !it->is_null();
+}
+
+// Quality-budget variants: per method and calibration kind, the average
+// score and kept fraction at each budget τ, next to the full cache.
+std::string render_quality(const ScoreTable& table) {
+    const SummaryCell full = table.full_cache_average();
+    std::string text = "\n### Quality budgets: average score (kept fraction)\n\n";
+    text += "Each sample's ratio was chosen for the budget τ by a fitted calibration file or by online probes of "
+            "the document; the kept fraction is the mean measured one.\n\n";
+    text += fmt::format("Full cache (none): {}\n\n", table.has_full_cache() ? format_score(full) : "not run");
+
+    std::vector<std::string> columns{"method / calibration"};
+    for (const std::string& tau : table.ratios()) columns.push_back("τ " + tau);
+    text += table_header(columns);
+    for (const std::string& row : table.rows()) {
+        std::vector<std::string> cells{row};
+        for (const std::string& tau : table.ratios()) cells.push_back(format_score_and_kept(table.average(row, tau)));
+        text += table_row(cells);
+    }
+    if (table.has_full_cache()) {
+        text += "\n### Quality budgets: fraction of the full-cache score\n\n";
+        text += table_header(columns);
+        for (const std::string& row : table.rows()) {
+            std::vector<std::string> cells{row};
+            for (const std::string& tau : table.ratios()) {
+                cells.push_back(format_fraction_of_full(table.average(row, tau), full));
+            }
+            text += table_row(cells);
+        }
+    }
+    for (const std::string& tau : table.ratios()) text += render_per_task(table, tau, "quality budget");
+    return text;
+}
+
 std::string render_group(const SummaryGroup& group) {
     const std::string protocol = group.protocol == "aware" ? "query-aware" : "query-agnostic";
     std::string text = fmt::format("\n## {}, {} tokens, {}\n\n", suite_title(group.suite), group.length, protocol);
 
-    const ScoreTable table(group.lines, task_of);
+    // Fixed-ratio tables leave quality-budget lines out; the quality
+    // section takes them with the full cache for reference.
+    std::vector<const json*> fixed_lines;
+    std::vector<const json*> quality_lines;
+    bool has_quality = false;
+    for (const json* line : group.lines) {
+        const bool quality = is_quality_line(*line);
+        has_quality = has_quality || quality;
+        if (!quality) fixed_lines.push_back(line);
+        if (quality || line->value("method", std::string()) == "none") quality_lines.push_back(line);
+    }
+
+    const ScoreTable table(fixed_lines, task_of);
     int64_t n_samples = 0;
     for (const std::string& task : table.units()) n_samples += table.n_samples(task);
     text += fmt::format("Tasks: {}; samples: {}; result lines: {}.\n", table.units().size(), n_samples,
@@ -128,6 +178,7 @@ std::string render_group(const SummaryGroup& group) {
     std::vector<std::string> ratios = table.ratios();
     if (ratios.empty() && table.has_full_cache()) ratios.push_back("0");
     for (const std::string& ratio : ratios) text += render_per_task(table, ratio);
+    if (has_quality) text += render_quality(ScoreTable(quality_lines, task_of));
     return text;
 }
 

@@ -53,12 +53,17 @@ std::string first_difference(const json& expected, const json& found) {
 
 std::string ResultKey::to_string() const {
     const std::string method_label = budget.empty() ? method : method + ":" + budget;
+    if (!calibration.empty()) return fmt::format("{} {}@q{}/{} ({})", sample_id, method_label, ratio, calibration, protocol);
     return fmt::format("{} {}@{} ({})", sample_id, method_label, ratio, protocol);
 }
 
 ResultKey result_key(const std::string& sample_id, const Variant& variant, Protocol protocol) {
+    if (variant.has_quality()) {
+        return {sample_id, variant.spec.method, variant.spec.budget_name(), format_ratio(variant.quality),
+                eval::to_string(protocol), to_string(variant.calibration)};
+    }
     return {sample_id, variant.spec.method, variant.spec.budget_name(), format_ratio(variant.ratio),
-            eval::to_string(protocol)};
+            eval::to_string(protocol), ""};
 }
 
 ResultKey result_key(const json& line) {
@@ -80,6 +85,15 @@ ResultKey result_key(const json& line) {
     if (ratio == line.end()) throw std::invalid_argument("result line has no \"ratio\"");
     if (!ratio->is_number()) throw std::invalid_argument("result line's \"ratio\" is not a number");
     key.ratio = format_ratio(ratio->get<double>());
+
+    const auto calibration = line.find("calibration");
+    if (calibration == line.end() || calibration->is_null()) return key;
+    const auto quality = line.find("quality");
+    if (!calibration->is_string() || quality == line.end() || !quality->is_number()) {
+        throw std::invalid_argument("result line has a \"calibration\" but no number \"quality\"");
+    }
+    key.calibration = calibration->get<std::string>();
+    key.ratio = format_ratio(quality->get<double>());
     return key;
 }
 

@@ -14,15 +14,18 @@
 
 namespace compactor::eval {
 
-// The key of a result line: (sample_id, method, budget, ratio, protocol).
-// The ratio is compared through format_ratio(), so 0.5 read back from JSON
-// equals the 0.5 of --ratios.
+// The key of a result line: (sample_id, method, budget, ratio, protocol,
+// calibration). The ratio is compared through format_ratio(), so 0.5 read
+// back from JSON equals the 0.5 of --ratios. Quality-budget lines, whose
+// ratio differs per sample, are keyed by their budget τ in `ratio` and their
+// calibration kind in `calibration` (empty for fixed-ratio lines).
 struct ResultKey {
     std::string sample_id;
     std::string method;
     std::string budget;  // empty for "none"
     std::string ratio;   // format_ratio(ratio)
     std::string protocol;
+    std::string calibration;
 
     auto operator<=>(const ResultKey&) const = default;
     std::string to_string() const;

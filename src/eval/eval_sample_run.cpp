@@ -1,5 +1,6 @@
 #include "eval/eval_sample_run.h"
 
+#include <cmath>
 #include <map>
 #include <memory>
 #include <optional>
@@ -10,11 +11,13 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "calibrate/fitted_choice.h"
 #include "engine/batch_generate.h"
+#include "engine/online_calibration.h"
 #include "engine/prompt_format.h"
-#include "engine/second_pass.h"
 #include "engine/stopwatch.h"
 #include "eval/eval_kept_rows.h"
+#include "eval/eval_prefill.h"
 #include "eval/eval_results.h"
 #include "eval/metrics.h"
 #include "eval/prompt_tokens.h"
@@ -26,103 +29,15 @@ namespace {
 
 using nlohmann::json;
 
-struct SampleTokens {
-    std::vector<int32_t> context;        // prefilled once, then compressed per variant
-    std::vector<int32_t> answer_prompt;  // run from every compressed copy
-    int64_t n_template = 0;              // context tokens before the document (BOS, system turn, user header)
-    int64_t n_protected_question = 0;    // query-aware: question tokens ending the context
+// How a quality-budget variant's ratio was chosen for this sample.
+struct QualityOutcome {
+    double ratio = 0;
+    double b = 0;                            // fitted: α · context NLL + β
+    double alpha = 0;                        // fitted: the calibration's α and β
+    double beta = 0;
+    std::optional<OnlineCalibration> online; // online: the candidates tried
+    double seconds = 0;
 };
-
-// Query-agnostic: the context ends before the question. Query-aware: the
-// question's user text joins the context and only the turn end and the
-// answer prefix follow.
-SampleTokens encode_tokens(const Engine& engine, const Sample& sample, Protocol protocol) {
-    SampleTokens tokens;
-    // The template is tokenized apart from the document, so its length is
-    // that of the prompt around an empty document.
-    tokens.n_template = static_cast<int64_t>(
-        encode_document_prompt(engine.tokenizer(), engine.chat_template(), "").size());
-    if (protocol == Protocol::agnostic) {
-        SamplePrompt prompt = encode_sample(engine.tokenizer(), engine.chat_template(), sample);
-        tokens.context = std::move(prompt.context);
-        tokens.answer_prompt = std::move(prompt.question);
-        return tokens;
-    }
-    tokens.context = encode_document_prompt(engine.tokenizer(), engine.chat_template(), sample.context);
-    const std::vector<int32_t> question = engine.tokenizer().encode(sample.question, /*parse_special=*/false);
-    tokens.context.insert(tokens.context.end(), question.begin(), question.end());
-    tokens.n_protected_question = static_cast<int64_t>(question.size());
-    tokens.answer_prompt = encode_turn_end(engine.tokenizer(), "", sample.answer_prefix);
-    return tokens;
-}
-
-void check_fits(const Sample& sample, const SampleTokens& tokens, int64_t n_ctx) {
-    const auto n_prompt = static_cast<int64_t>(tokens.context.size() + tokens.answer_prompt.size());
-    if (n_prompt + sample.max_new_tokens <= n_ctx) return;
-    throw std::invalid_argument(fmt::format(
-        "sample {}: prompt ({} tokens) plus {} answer tokens exceeds the model's context of {} tokens; use a "
-        "shorter --lengths",
-        sample.id, n_prompt, sample.max_new_tokens, n_ctx));
-}
-
-struct MethodScores {
-    ScoreSet scores;
-    double score_s = 0;
-    double second_pass_s = 0;
-};
-
-struct Prefill {
-    KvCache cache;  // the full cache of the context
-    double prefill_s = 0;
-    std::map<std::string, MethodScores> methods;  // methods that compress at some ratio > 0
-};
-
-// Methods whose scores some variant needs: any but "none" at a ratio above 0.
-std::set<std::string> methods_to_score(const std::vector<Variant>& variants) {
-    std::set<std::string> methods;
-    for (const Variant& variant : variants) {
-        if (!variant.keeps_whole_cache()) methods.insert(variant.spec.method);
-    }
-    return methods;
-}
-
-// One forward pass over the context feeds every scorer; each is then
-// finalized (after its second pass when it needs one) and freed.
-Prefill prefill_and_score(const Engine& engine, const CompressionOptions& base, int64_t prefill_chunk,
-                          const SampleTokens& tokens, const std::set<std::string>& methods) {
-    const std::vector<int32_t>& context = tokens.context;
-    const ModelShape shape = model_shape(engine.config());
-    std::map<std::string, std::unique_ptr<Scorer>> scorers;
-    ObserverFanout fanout;
-    for (const std::string& method : methods) {
-        CompressionOptions options = base;
-        options.method = method;
-        scorers[method] = make_scorer(options, shape);
-        fanout.add(scorers[method].get());
-    }
-
-    Prefill prefill;
-    prefill.cache = engine.model().make_cache(static_cast<int64_t>(context.size()));
-    const ForwardOptions forward_options{prefill_chunk, fanout.empty() ? nullptr : &fanout, false};
-    const Stopwatch prefill_time;
-    engine.model().forward(context, prefill.cache, forward_options, nullptr);
-    prefill.prefill_s = prefill_time.elapsed_s();
-
-    for (auto& [method, scorer] : scorers) {
-        MethodScores& scored = prefill.methods[method];
-        if (scorer->needs_second_pass()) {
-            // The repetition covers the document (and a query-aware question), not the template.
-            const auto document = std::span<const int32_t>(context).subspan(static_cast<size_t>(tokens.n_template));
-            scored.second_pass_s =
-                run_second_pass(engine.model(), engine.tokenizer(), prefill.cache, *scorer, document);
-        }
-        const Stopwatch score_time;
-        scored.scores = scorer->finalize(prefill.cache);
-        scored.score_s = score_time.elapsed_s();
-        scorer.reset();
-    }
-    return prefill;
-}
 
 // One variant's compression and where its answer comes from.
 struct Outcome {
@@ -130,6 +45,7 @@ struct Outcome {
     uint64_t kept_hash = 0;
     std::optional<size_t> reuses;          // index of the outcome whose answer this one shares
     const json* earlier_line = nullptr;    // or a line of an earlier invocation with the same kept rows
+    std::optional<QualityOutcome> quality; // quality-budget variants only
     std::optional<Generation> generation;  // set when this outcome generated its own answer
     double score = 0;
 };
@@ -187,6 +103,59 @@ CompressionOptions variant_options(const CompressionOptions& base, const Variant
     return options;
 }
 
+// The ratio for a quality-budget variant on this sample: from the method's
+// fitted calibration and the context NLL, or from online probes.
+QualityOutcome choose_quality_ratio(const Engine& engine, const EvalOptions& options, const CompressionOptions& base,
+                                    const SampleTokens& tokens, const Prefill& prefill, double context_nll,
+                                    const Variant& variant) {
+    const Stopwatch time;
+    QualityOutcome outcome;
+    if (variant.calibration == CalibrationKind::fitted) {
+        const auto it = options.calibrations.find(variant.spec.label());
+        if (it == options.calibrations.end()) {
+            throw std::invalid_argument(fmt::format("no fitted calibration for {}; pass --calibration FILE for it",
+                                                    variant.spec.label()));
+        }
+        const calibrate::FittedChoice choice = calibrate::choose_fitted(it->second, context_nll, variant.quality);
+        outcome.ratio = choice.ratio;
+        outcome.b = choice.b;
+        outcome.alpha = it->second.fit.alpha;
+        outcome.beta = it->second.fit.beta;
+    } else {
+        CompressionOptions method_options = variant_options(base, variant);
+        outcome.online = calibrate_online(engine.model(), engine.tokenizer(), prefill.cache,
+                                          prefill.methods.at(variant.spec.method).scores, tokens.context,
+                                          tokens.n_template, method_options, variant.quality, options.online);
+        outcome.ratio = outcome.online->ratio;
+    }
+    outcome.seconds = time.elapsed_s();
+    return outcome;
+}
+
+json quality_fields(const Variant& variant, const QualityOutcome& quality, double context_nll) {
+    json fields = {{"quality", variant.quality},
+                   {"calibration", to_string(variant.calibration)},
+                   {"context_nll", std::isfinite(context_nll) ? json(context_nll) : json(nullptr)},
+                   {"calibration_s", quality.seconds}};
+    if (!quality.online) {
+        // A resumed run keys lines by τ and kind only, so each line states
+        // the fit it used.
+        fields["calibration_b"] = quality.b;
+        fields["calibration_alpha"] = quality.alpha;
+        fields["calibration_beta"] = quality.beta;
+        return fields;
+    }
+    json candidates = json::array();
+    for (const CalibrationCandidate& c : quality.online->candidates) {
+        candidates.push_back({{"kept_fraction", c.kept_fraction},
+                              {"quality_ratio", c.quality_ratio},
+                              {"probe_nll", c.probe_nll}});
+    }
+    fields["probe_nll_full"] = quality.online->probe_nll_full;
+    fields["online_candidates"] = candidates;
+    return fields;
+}
+
 // The report of a cache left whole, measured like compress() measures.
 CompressionReport whole_cache_report(const KvCache& cache) {
     CompressionReport report;
@@ -203,7 +172,9 @@ std::string hash_text(uint64_t hash) { return fmt::format("{:016x}", hash); }
 std::string source_label(const json& line) {
     if (const auto it = line.find("reused_from"); it != line.end() && it->is_string()) return it->get<std::string>();
     const ResultKey key = result_key(line);
-    return (key.budget.empty() ? key.method : key.method + ":" + key.budget) + "@" + key.ratio;
+    const std::string method = key.budget.empty() ? key.method : key.method + ":" + key.budget;
+    if (!key.calibration.empty()) return method + "@q" + key.ratio + "/" + key.calibration;
+    return method + "@" + key.ratio;
 }
 
 }  // namespace
@@ -219,8 +190,16 @@ SampleRunResult run_sample(const Engine& engine, const EvalOptions& options, con
     CompressionOptions base = options.compression;
     base.recent += static_cast<int>(tokens.n_protected_question);
 
-    const Prefill prefill =
-        prefill_and_score(engine, base, options.prefill_chunk, tokens, methods_to_score(variants));
+    // The context NLL costs output-head products, so only fitted
+    // calibrations, which need it, measure it.
+    bool needs_nll = false;
+    for (const Variant& variant : variants) {
+        needs_nll = needs_nll || (variant.has_quality() && variant.calibration == CalibrationKind::fitted);
+    }
+    NextTokenNll nll{options.nll_stride, tokens.n_template};
+    const Prefill prefill = prefill_and_score(engine, base, options.prefill_chunk, tokens, methods_to_score(variants),
+                                              needs_nll ? &nll : nullptr);
+    const double context_nll = needs_nll ? nll.mean() : std::nan("");
     const uint64_t full_hash = kept_rows_hash(prefill.cache);
 
     std::map<std::string, const json*> earlier_by_hash;
@@ -242,9 +221,15 @@ SampleRunResult run_sample(const Engine& engine, const EvalOptions& options, con
             outcome.report = whole_cache_report(prefill.cache);
             outcome.kept_hash = full_hash;
         } else {
+            CompressionOptions compression = variant_options(base, variants[i]);
+            if (variants[i].has_quality()) {
+                outcome.quality =
+                    choose_quality_ratio(engine, options, base, tokens, prefill, context_nll, variants[i]);
+                compression.ratio = outcome.quality->ratio;
+            }
             copy.emplace(prefill.cache);
             const MethodScores& scored = prefill.methods.at(variants[i].spec.method);
-            outcome.report = compress_with_scores(*copy, scored.scores, variant_options(base, variants[i]));
+            outcome.report = compress_with_scores(*copy, scored.scores, compression);
             outcome.kept_hash = kept_rows_hash(*copy);
         }
 
@@ -292,6 +277,10 @@ SampleRunResult run_sample(const Engine& engine, const EvalOptions& options, con
             {"second_pass_s", has_scores ? scored->second.second_pass_s : 0.0},
             {"compact_s", outcome.report.compact_s},
         };
+        if (outcome.quality) {
+            line["ratio"] = outcome.quality->ratio;
+            line.update(quality_fields(variant, *outcome.quality, context_nll));
+        }
 
         if (outcome.earlier_line != nullptr) {
             const json& earlier = *outcome.earlier_line;

@@ -28,8 +28,9 @@ double number_field(const json& line, const char* key) {
 // before per_head; unknown methods go last, by name.
 std::tuple<size_t, int, std::string> row_order(const std::string& row) {
     const size_t colon = row.find(':');
+    const size_t slash = row.find('/');
     const std::string method = row.substr(0, colon);
-    const std::string budget = colon == std::string::npos ? "" : row.substr(colon + 1);
+    const std::string budget = colon == std::string::npos ? "" : row.substr(colon + 1, slash - colon - 1);
     const std::vector<std::string>& names = method_names();
     const auto it = std::find(names.begin(), names.end(), method);
     const auto position = static_cast<size_t>(it - names.begin());
@@ -46,7 +47,8 @@ int suite_order(const std::string& suite) {
 
 std::string row_label(const json& line) {
     const ResultKey key = result_key(line);
-    return key.budget.empty() ? key.method : key.method + ":" + key.budget;
+    const std::string label = key.budget.empty() ? key.method : key.method + ":" + key.budget;
+    return key.calibration.empty() ? label : label + "/" + key.calibration;
 }
 
 ScoreTable::ScoreTable(const std::vector<const json*>& lines, const std::function<std::string(const json&)>& unit_of) {

@@ -92,9 +92,21 @@ std::vector<double> parse_ratio_list(std::string_view list) {
 
 std::string format_ratio(double ratio) { return fmt::format("{}", ratio); }
 
-std::string Variant::label() const { return spec.label() + "@" + format_ratio(ratio); }
+const char* to_string(CalibrationKind kind) { return kind == CalibrationKind::online ? "online" : "fitted"; }
 
-std::vector<Variant> plan_variants(const std::vector<MethodSpec>& methods, const std::vector<double>& ratios) {
+CalibrationKind parse_calibration_kind(std::string_view name) {
+    if (name == "fitted") return CalibrationKind::fitted;
+    if (name == "online") return CalibrationKind::online;
+    throw std::invalid_argument(fmt::format("calibration kind '{}' is unknown; use fitted or online", name));
+}
+
+std::string Variant::label() const {
+    if (has_quality()) return fmt::format("{}@q{}/{}", spec.label(), format_ratio(quality), to_string(calibration));
+    return spec.label() + "@" + format_ratio(ratio);
+}
+
+std::vector<Variant> plan_variants(const std::vector<MethodSpec>& methods, const std::vector<double>& ratios,
+                                   const std::vector<double>& qualities, const std::vector<CalibrationKind>& kinds) {
     std::vector<Variant> variants;
     for (const MethodSpec& spec : methods) {
         if (spec.method == "none") {
@@ -103,7 +115,30 @@ std::vector<Variant> plan_variants(const std::vector<MethodSpec>& methods, const
         }
         for (double ratio : ratios) variants.push_back({spec, ratio});
     }
+    for (const MethodSpec& spec : methods) {
+        if (spec.method == "none") continue;
+        for (const CalibrationKind kind : kinds) {
+            for (const double quality : qualities) variants.push_back({spec, 0.0, quality, kind});
+        }
+    }
     return variants;
+}
+
+std::vector<double> parse_quality_list(std::string_view list) {
+    std::vector<double> qualities;
+    for (const std::string& item : split_comma_list(list)) {
+        double quality = 0;
+        const char* end = item.data() + item.size();
+        const auto [ptr, error] = std::from_chars(item.data(), end, quality);
+        if (item.empty() || error != std::errc() || ptr != end || !(quality > 0.0 && quality <= 1.0)) {
+            throw std::invalid_argument(fmt::format(
+                "quality budget '{}' in '{}' is invalid; write values in (0, 1] such as 0.9,0.95,0.99", item, list));
+        }
+        qualities.push_back(quality);
+    }
+    std::sort(qualities.begin(), qualities.end());
+    qualities.erase(std::unique(qualities.begin(), qualities.end()), qualities.end());
+    return qualities;
 }
 
 }  // namespace compactor::eval

@@ -53,18 +53,37 @@ std::vector<double> parse_ratio_list(std::string_view list);
 // double ("0.25", "0").
 std::string format_ratio(double ratio);
 
-// One compression of a sample: a method, its budget and a ratio.
+// How a quality-budget variant picks its ratio per sample.
+enum class CalibrationKind { fitted, online };
+// "fitted" or "online", as results.jsonl stores it.
+const char* to_string(CalibrationKind kind);
+// Throws std::invalid_argument naming the value and the valid names.
+CalibrationKind parse_calibration_kind(std::string_view name);
+
+// One compression of a sample: a method, its budget and either a fixed
+// ratio or a quality budget whose ratio is chosen per sample.
 struct Variant {
     MethodSpec spec;
     double ratio = 0;
+    double quality = 0;  // τ in (0, 1] for a quality-budget variant, 0 for a fixed ratio
+    CalibrationKind calibration = CalibrationKind::fitted;  // quality variants only
 
-    // "method:budget@ratio", or "none@0"; results.jsonl's reused_from field.
+    bool has_quality() const { return quality > 0; }
+    // "method:budget@ratio", "none@0", or "method:budget@q0.95/fitted";
+    // results.jsonl's reused_from field.
     std::string label() const;
-    bool keeps_whole_cache() const { return spec.method == "none" || ratio == 0.0; }
+    bool keeps_whole_cache() const { return spec.method == "none" || (!has_quality() && ratio == 0.0); }
 };
 
 // Every variant a sample runs, in report order: "none" once at ratio 0
-// (whatever the ratios), every other method at every ratio.
-std::vector<Variant> plan_variants(const std::vector<MethodSpec>& methods, const std::vector<double>& ratios);
+// (whatever the ratios), every other method at every ratio, then every
+// other method at every quality budget with every calibration kind.
+std::vector<Variant> plan_variants(const std::vector<MethodSpec>& methods, const std::vector<double>& ratios,
+                                   const std::vector<double>& qualities = {},
+                                   const std::vector<CalibrationKind>& kinds = {});
+
+// Parses a comma list of quality budgets, each in (0, 1]; sorted, without
+// duplicates. Throws std::invalid_argument naming an invalid value.
+std::vector<double> parse_quality_list(std::string_view list);
 
 }  // namespace compactor::eval

@@ -42,7 +42,7 @@ EvalRunner::EvalRunner(const Engine& engine, EvalOptions options, ResultsFile& r
       model_name_(std::move(model_name)),
       model_bytes_(model_bytes),
       run_id_(std::move(run_id)),
-      variants_(plan_variants(options_.methods, options_.ratios)) {
+      variants_(plan_variants(options_.methods, options_.ratios, options_.qualities, options_.calibration_kinds)) {
     if (variants_.empty()) throw std::invalid_argument("no method given; pass --methods such as none,compactor");
     if (options_.max_batch < 1) {
         throw std::invalid_argument(fmt::format("batch size {} is invalid; use at least 1 request (--batch)",

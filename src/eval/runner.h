@@ -5,12 +5,15 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "calibrate/calibration_file.h"
 #include "compactor/engine.h"
+#include "compactor/online_calibration.h"
 #include "compress/compressor.h"
 #include "eval/eval_results.h"
 #include "eval/eval_samples.h"
@@ -27,6 +30,16 @@ struct EvalOptions {
     CompressionOptions compression;
     int64_t max_batch = 64;       // requests per generate_batch() call at most
     int64_t prefill_chunk = 512;  // tokens per forward chunk of the sample's prefill
+
+    // Quality-budget variants: every method but none at every τ with every
+    // calibration kind; the ratio is chosen per sample.
+    std::vector<double> qualities;
+    std::vector<CalibrationKind> calibration_kinds;
+    // Fitted calibrations by "method:budget" label; needed for every method
+    // when calibration_kinds has fitted.
+    std::map<std::string, calibrate::Calibration> calibrations;
+    int64_t nll_stride = 4;                     // context NLL positions for fitted calibrations
+    OnlineCalibrationOptions online;            // probes of online calibrations
 };
 
 // The settings every line stores under "settings" and a resumed run must

@@ -77,6 +77,30 @@ void check_batch(const ModelConfig& c, std::span<const std::span<const int32_t>>
     }
 }
 
+// Each sequence gives logits for between 1 and all of its tokens.
+void check_logit_rows(std::span<const std::span<const int32_t>> tokens, std::span<const int64_t> n_logit_rows) {
+    if (n_logit_rows.empty()) return;
+    if (n_logit_rows.size() != tokens.size()) {
+        throw std::invalid_argument(fmt::format(
+            "forward_batch: {} logit row counts for {} sequences; pass one count per sequence or none",
+            n_logit_rows.size(), tokens.size()));
+    }
+    for (size_t i = 0; i < tokens.size(); ++i) {
+        if (n_logit_rows[i] < 1 || n_logit_rows[i] > static_cast<int64_t>(tokens[i].size())) {
+            throw std::invalid_argument(fmt::format(
+                "forward_batch: sequence {} asks for logits of its last {} tokens but has {}; ask for 1 to {}",
+                i, n_logit_rows[i], tokens[i].size(), tokens[i].size()));
+        }
+    }
+}
+
+// Output rows of one call: sequence i gives logits for its last count[i]
+// tokens, at rows first_row[i] .. first_row[i] + count[i] − 1.
+struct LogitRows {
+    std::vector<int64_t> count;
+    std::vector<int64_t> first_row;
+};
+
 // ---- One pass ----
 
 void resize_scratch(const ModelConfig& c, int64_t n_rows, BatchScratch& s) {
@@ -301,10 +325,10 @@ void mlp_block(const ModelConfig& c, const LayerWeights& w, int64_t n_rows, Thre
 }
 
 // Run the pieces in s.pieces (at most one per sequence) through every layer
-// and advance their caches. When `want_logits`, the normalized last row of
-// each sequence that ends here goes to s.last_hidden.
+// and advance their caches. When logit_rows is set, the normalized rows that
+// give logits go to s.last_hidden.
 void run_pass(const ModelConfig& c, const ModelWeights& w, std::span<const std::span<const int32_t>> tokens,
-              std::span<KvCache* const> caches, bool want_logits, ThreadPool& pool, BatchScratch& s) {
+              std::span<KvCache* const> caches, const LogitRows* logit_rows, ThreadPool& pool, BatchScratch& s) {
     const size_t n_embd = static_cast<size_t>(c.n_embd);
     int64_t n_rows = 0;
     for (BatchPiece& piece : s.pieces) {
@@ -332,13 +356,19 @@ void run_pass(const ModelConfig& c, const ModelWeights& w, std::span<const std::
     }
     for (const BatchPiece& piece : s.pieces) caches[static_cast<size_t>(piece.seq)]->advance(piece.n_tokens);
 
-    // Output norm of the rows that give logits
-    if (!want_logits) return;
+    // Output norm of the rows that give logits: each sequence's last
+    // logit_rows->count[seq] tokens, which may start in an earlier pass.
+    if (logit_rows == nullptr) return;
     for (const BatchPiece& piece : s.pieces) {
-        if (!piece.last) continue;
-        const float* row = s.x.data() + static_cast<size_t>(piece.row0 + piece.n_tokens - 1) * n_embd;
-        rms_norm(row, w.output_norm.data(), 1, c.n_embd, c.rms_norm_eps,
-                 s.last_hidden.data() + static_cast<size_t>(piece.seq) * n_embd, pool);
+        const auto seq = static_cast<size_t>(piece.seq);
+        const auto n_seq_tokens = static_cast<int64_t>(tokens[seq].size());
+        const int64_t first_logit_token = n_seq_tokens - logit_rows->count[seq];
+        for (int64_t t = std::max<int64_t>(0, first_logit_token - piece.offset); t < piece.n_tokens; ++t) {
+            const float* row = s.x.data() + static_cast<size_t>(piece.row0 + t) * n_embd;
+            const int64_t out_row = logit_rows->first_row[seq] + piece.offset + t - first_logit_token;
+            rms_norm(row, w.output_norm.data(), 1, c.n_embd, c.rms_norm_eps,
+                     s.last_hidden.data() + static_cast<size_t>(out_row) * n_embd, pool);
+        }
     }
 }
 
@@ -346,15 +376,29 @@ void run_pass(const ModelConfig& c, const ModelWeights& w, std::span<const std::
 
 void forward_batch(const ModelConfig& config, const ModelWeights& weights,
                    std::span<const std::span<const int32_t>> tokens, std::span<KvCache* const> caches,
-                   ThreadPool& pool, BatchScratch& scratch, std::vector<float>* logits) {
+                   ThreadPool& pool, BatchScratch& scratch, std::vector<float>* logits,
+                   std::span<const int64_t> n_logit_rows) {
     check_batch(config, tokens, caches);
+    check_logit_rows(tokens, n_logit_rows);
     const auto n_seq = static_cast<int64_t>(tokens.size());
     if (n_seq == 0) {
         if (logits != nullptr) logits->clear();
         return;
     }
-    const bool want_logits = logits != nullptr;
-    if (want_logits) scratch.last_hidden.resize(static_cast<size_t>(n_seq) * config.n_embd);
+
+    // Where each sequence's logit rows start in last_hidden and the output.
+    LogitRows logit_rows;
+    int64_t n_out_rows = 0;
+    if (logits != nullptr) {
+        for (int64_t seq = 0; seq < n_seq; ++seq) {
+            const int64_t count = n_logit_rows.empty() ? 1 : n_logit_rows[static_cast<size_t>(seq)];
+            logit_rows.count.push_back(count);
+            logit_rows.first_row.push_back(n_out_rows);
+            n_out_rows += count;
+        }
+        scratch.last_hidden.resize(static_cast<size_t>(n_out_rows) * config.n_embd);
+    }
+    const LogitRows* want_logits = logits != nullptr ? &logit_rows : nullptr;
 
     // Fill passes of up to kMaxBatchRows rows with whole sequences, splitting
     // one across passes where it does not fit. A split sequence continues at
@@ -377,10 +421,10 @@ void forward_batch(const ModelConfig& config, const ModelWeights& weights,
     }
     if (!scratch.pieces.empty()) run_pass(config, weights, tokens, caches, want_logits, pool, scratch);
 
-    // Logits of every sequence's last token in one product
-    if (!want_logits) return;
-    logits->resize(static_cast<size_t>(n_seq) * config.n_vocab);
-    linear(scratch.last_hidden.data(), n_seq, weights.output_head(), nullptr, logits->data(), pool);
+    // Logits of every sequence's last tokens in one product
+    if (want_logits == nullptr) return;
+    logits->resize(static_cast<size_t>(n_out_rows) * config.n_vocab);
+    linear(scratch.last_hidden.data(), n_out_rows, weights.output_head(), nullptr, logits->data(), pool);
 }
 
 }  // namespace compactor

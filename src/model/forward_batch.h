@@ -43,7 +43,7 @@ struct BatchScratch {
     std::vector<float> proj;    // [n_rows × n_embd] output of a block's last projection
     std::vector<float> gate;    // [n_rows × n_ff]
     std::vector<float> up;      // [n_rows × n_ff]
-    std::vector<float> last_hidden;  // [n_seq × n_embd] normalized last row of each sequence
+    std::vector<float> last_hidden;  // [n_logit_rows × n_embd] normalized rows that give logits
     std::vector<double> rope_freq;   // [n_rot / 2] angle per position of each rotated pair
     RopeTable rope;                  // [n_rows] rows, each at its own sequence's position
     std::vector<BatchPiece> pieces;
@@ -55,14 +55,17 @@ struct BatchScratch {
 inline constexpr int64_t kMaxBatchRows = 2048;
 
 // Run sequence i's tokens[i] at positions caches[i]->next_pos() onwards and
-// append them to caches[i]. When `logits` is non-null it receives
-// [n_seq × n_vocab], the last token's logits of each sequence. Validates
-// everything before changing any cache and throws std::invalid_argument
-// naming the sequence: a count mismatch between tokens and caches, a null,
-// repeated or wrongly shaped cache, an empty token list or an out-of-range
-// token id. An empty batch clears `logits`.
+// append them to caches[i]. When `logits` is non-null it receives the
+// logits of each sequence's last n_logit_rows[i] tokens (the last token only
+// when n_logit_rows is empty), sequence after sequence: [Σ rows × n_vocab].
+// Validates everything before changing any cache and throws
+// std::invalid_argument naming the sequence: a count mismatch between tokens
+// and caches, a null, repeated or wrongly shaped cache, an empty token list,
+// an out-of-range token id or a logit row count outside 1 .. its tokens.
+// An empty batch clears `logits`.
 void forward_batch(const ModelConfig& config, const ModelWeights& weights,
                    std::span<const std::span<const int32_t>> tokens, std::span<KvCache* const> caches,
-                   ThreadPool& pool, BatchScratch& scratch, std::vector<float>* logits);
+                   ThreadPool& pool, BatchScratch& scratch, std::vector<float>* logits,
+                   std::span<const int64_t> n_logit_rows = {});
 
 }  // namespace compactor

@@ -54,6 +54,35 @@ void project_logits(const ModelWeights& w, const float* hidden, int64_t n_rows,
     linear(hidden, n_rows, w.output_head(), nullptr, logits, pool);
 }
 
+// Adds to `nll` the next-token NLL of the chunk's rows that it selects.
+// Row i of the chunk is the token at position pos0 + i; its prediction is
+// scored against tokens[i + 1] when that token is part of the call.
+void add_next_token_nll(const ModelWeights& w, const ModelConfig& c, const float* hidden, int64_t n_chunk,
+                        int64_t pos0, std::span<const int32_t> next_tokens, NextTokenNll& nll, ThreadPool& pool) {
+    std::vector<int64_t> rows;
+    for (int64_t i = 0; i < n_chunk && i < static_cast<int64_t>(next_tokens.size()); ++i) {
+        const int64_t pos = pos0 + i;
+        if (pos % nll.stride == 0 && pos + 1 >= nll.first_target) rows.push_back(i);
+    }
+    if (rows.empty()) return;
+
+    const auto n_rows = static_cast<int64_t>(rows.size());
+    const auto n_embd = static_cast<size_t>(c.n_embd);
+    std::vector<float> selected(static_cast<size_t>(n_rows) * n_embd);
+    for (int64_t r = 0; r < n_rows; ++r) {
+        const float* row = hidden + static_cast<size_t>(rows[static_cast<size_t>(r)]) * n_embd;
+        std::copy(row, row + n_embd, selected.begin() + static_cast<std::ptrdiff_t>(static_cast<size_t>(r) * n_embd));
+    }
+    std::vector<float> logits(static_cast<size_t>(n_rows) * static_cast<size_t>(c.n_vocab));
+    project_logits(w, selected.data(), n_rows, logits.data(), pool);
+
+    for (int64_t r = 0; r < n_rows; ++r) {
+        float* row_logits = logits.data() + static_cast<size_t>(r) * static_cast<size_t>(c.n_vocab);
+        nll.nll_sum += token_nll_in_place(row_logits, c.n_vocab, next_tokens[static_cast<size_t>(rows[static_cast<size_t>(r)])]);
+        ++nll.n_scored;
+    }
+}
+
 }  // namespace
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -105,6 +134,10 @@ void Model::forward(std::span<const int32_t> tokens, KvCache& cache, const Forwa
         if (logits != nullptr) logits->clear();
         return;
     }
+    if (options.next_token_nll != nullptr && options.next_token_nll->stride < 1) {
+        throw std::invalid_argument(fmt::format("forward: the next-token NLL stride is {}, expected >= 1",
+                                                options.next_token_nll->stride));
+    }
 
     // Only the pool runs in parallel here; see threads.h
     const SingleThreadedBlas single_threaded_blas;
@@ -118,8 +151,14 @@ void Model::forward(std::span<const int32_t> tokens, KvCache& cache, const Forwa
     ChunkScratch scratch;
     for (int64_t start = 0; start < n_tokens; start += options.chunk_size) {
         const int64_t n_chunk = std::min(options.chunk_size, n_tokens - start);
+        const int64_t pos0 = cache.next_pos();
         forward_chunk(c, impl_->weights, tokens.subspan(static_cast<size_t>(start), static_cast<size_t>(n_chunk)),
                       cache, options.observer, *impl_->pool, scratch);
+        if (options.next_token_nll != nullptr) {
+            add_next_token_nll(impl_->weights, c, scratch.xn.data(), n_chunk, pos0,
+                               tokens.subspan(static_cast<size_t>(start + 1)), *options.next_token_nll,
+                               *impl_->pool);
+        }
 
         // Logits of this chunk's tokens, or only of the very last token
         if (logits == nullptr) continue;
@@ -134,11 +173,11 @@ void Model::forward(std::span<const int32_t> tokens, KvCache& cache, const Forwa
 }
 
 void Model::forward_batch(std::span<const std::span<const int32_t>> tokens, std::span<KvCache* const> caches,
-                          std::vector<float>* logits) const {
+                          std::vector<float>* logits, std::span<const int64_t> n_logit_rows) const {
     const std::lock_guard lock(impl_->batch_mutex);
     const SingleThreadedBlas single_threaded_blas;
     compactor::forward_batch(impl_->config, impl_->weights, tokens, caches, *impl_->pool, impl_->batch_scratch,
-                             logits);
+                             logits, n_logit_rows);
 }
 
 }  // namespace compactor

@@ -11,6 +11,7 @@
 #include "kv/kv_cache.h"
 #include "model/config.h"
 #include "model/prefill_observer.h"
+#include "model/token_nll.h"
 #include "model/weight_matrix.h"
 
 namespace compactor {
@@ -19,6 +20,9 @@ struct ForwardOptions {
     int64_t chunk_size = 512;             // tokens per prefill chunk (bounds activation memory)
     PrefillObserver* observer = nullptr;  // observes every layer of every chunk when set
     bool all_logits = false;              // logits for every token instead of the last only
+    // When set, accumulates the NLL of each token of the call predicted from
+    // the one before it, at the positions it selects.
+    NextTokenNll* next_token_nll = nullptr;
 };
 
 class Model {
@@ -57,13 +61,15 @@ public:
     // on the rows of all sequences together, so the weights are read once
     // per step for the whole batch; attention runs per sequence on its own
     // (possibly compressed) cache. When `logits` is non-null it receives
-    // [n_seq × n_vocab], the last token's logits of each sequence. Results
+    // [n_seq × n_vocab], the last token's logits of each sequence, or with
+    // n_logit_rows the logits of each sequence's last n_logit_rows[i]
+    // tokens, sequence after sequence (teacher forcing). Results
     // equal those of forward() per sequence up to summation order. Throws
     // std::invalid_argument as forward() does, naming the sequence, and for
     // two sequences on one cache; no cache changes then. The model keeps one
     // set of batch buffers, so concurrent calls run one after another.
     void forward_batch(std::span<const std::span<const int32_t>> tokens, std::span<KvCache* const> caches,
-                       std::vector<float>* logits) const;
+                       std::vector<float>* logits, std::span<const int64_t> n_logit_rows = {}) const;
 
 private:
     struct Impl;

@@ -27,6 +27,7 @@ struct TinySpec {
     int n_head = 4;
     int n_head_kv = 2;
     int n_ff = 64;
+    int n_ctx = 256;  // context_length in the metadata
     float rope_freq_base = 10000.0f;
     float rms_norm_eps = 1e-5f;
     uint64_t seed = 7;
@@ -78,7 +79,7 @@ inline void add_metadata(GgufWriter& w, const TinySpec& s) {
     const std::string a = s.arch;
     w.add_string("general.architecture", a);
     w.add_string("general.name", "tiny-" + a);
-    w.add_u32(a + ".context_length", 256);
+    w.add_u32(a + ".context_length", static_cast<uint32_t>(s.n_ctx));
     w.add_u32(a + ".embedding_length", static_cast<uint32_t>(s.n_embd));
     w.add_u32(a + ".block_count", static_cast<uint32_t>(s.n_layer));
     w.add_u32(a + ".feed_forward_length", static_cast<uint32_t>(s.n_ff));

@@ -1,0 +1,182 @@
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "engine/online_calibration.h"
+
+#include "compactor/engine.h"
+#include "engine/prompt_format.h"
+#include "engine/score_state.h"
+#include "engine/stopwatch.h"
+#include "engine/teacher_force.h"
+
+namespace compactor {
+
+namespace {
+
+struct Probe {
+    std::vector<int32_t> prompt;  // question suffix: the rest of the user turn and the assistant header
+    std::vector<int32_t> answer;  // the quoted span, tokenized as an answer
+};
+
+void check_probe_options(const OnlineCalibrationOptions& o, double tau) {
+    if (!(tau > 0.0 && tau <= 1.0)) {
+        throw std::invalid_argument(fmt::format("quality budget tau is {}; pass a value in (0, 1], such as 0.95", tau));
+    }
+    if (o.n_probes < 1 || o.cue_tokens < 1 || o.span_tokens < 2) {
+        throw std::invalid_argument(fmt::format(
+            "online calibration needs n_probes >= 1, cue_tokens >= 1 and span_tokens >= 2, got {}, {} and {}",
+            o.n_probes, o.cue_tokens, o.span_tokens));
+    }
+    if (o.kept_grid.empty()) throw std::invalid_argument("online calibration needs at least one kept fraction to try");
+    for (size_t i = 0; i < o.kept_grid.size(); ++i) {
+        const double k = o.kept_grid[i];
+        if (!(k > 0.0 && k < 1.0) || (i > 0 && k <= o.kept_grid[i - 1])) {
+            throw std::invalid_argument(fmt::format(
+                "online calibration kept fractions must rise strictly within (0, 1); value {} at index {} does not", k,
+                i));
+        }
+    }
+}
+
+std::string trim(std::string text) {
+    const auto first = text.find_first_not_of(" \t\r\n");
+    if (first == std::string::npos) return "";
+    const auto last = text.find_last_not_of(" \t\r\n");
+    return text.substr(first, last - first + 1);
+}
+
+// One probe per equal stretch of the document: a span at a seeded offset
+// within the stretch, cued by the tokens before it. Stretches exclude the
+// prompt template.
+std::vector<Probe> make_probes(const Tokenizer& tokenizer, std::span<const int32_t> prompt_tokens,
+                               int64_t n_template, const OnlineCalibrationOptions& o) {
+    const auto n_prompt = static_cast<int64_t>(prompt_tokens.size());
+    const int64_t first_span = n_template + o.cue_tokens;
+    const int64_t last_span = n_prompt - o.span_tokens;  // a span may start here at the latest
+    const int64_t stretch = (last_span - first_span + 1) / o.n_probes;
+    if (stretch < o.span_tokens) {
+        throw std::invalid_argument(fmt::format(
+            "the document has {} tokens, too few for {} probes of {} cue and {} span tokens; use fewer probes or "
+            "a fixed --ratio",
+            n_prompt - n_template, o.n_probes, o.cue_tokens, o.span_tokens));
+    }
+
+    std::mt19937_64 rng(o.seed);
+    std::vector<Probe> probes;
+    for (int i = 0; i < o.n_probes; ++i) {
+        // Offsets leave room for the span inside the stretch, so spans never overlap.
+        const int64_t offset = static_cast<int64_t>(rng() % static_cast<uint64_t>(stretch - o.span_tokens + 1));
+        const int64_t span = first_span + i * stretch + offset;
+        const auto at = [&](int64_t pos) { return prompt_tokens.begin() + static_cast<std::ptrdiff_t>(pos); };
+        const std::string cue = trim(tokenizer.decode(std::vector<int32_t>(at(span - o.cue_tokens), at(span))));
+        const std::string quote = trim(tokenizer.decode(std::vector<int32_t>(at(span), at(span + o.span_tokens))));
+        if (cue.empty() || quote.empty()) continue;  // whitespace only: nothing to quote
+
+        // A short question keeps the probes cheap next to the prefill.
+        const std::string question = fmt::format("Quote the text after \"{}\".", cue);
+        Probe probe{encode_question_suffix(tokenizer, question), tokenizer.encode(quote, /*parse_special=*/false)};
+        if (!probe.answer.empty()) probes.push_back(std::move(probe));
+    }
+    if (probes.empty()) {
+        throw std::invalid_argument("the document's probe spans are all whitespace; use a fixed --ratio");
+    }
+    return probes;
+}
+
+// NLL per answer token of every probe on copies of `cache`.
+double probe_nll(const Model& model, const KvCache& cache, const std::vector<Probe>& probes) {
+    std::vector<KvCache> copies(probes.size(), cache);
+    std::vector<ForcedRequest> requests;
+    for (size_t i = 0; i < probes.size(); ++i) requests.push_back({&copies[i], probes[i].prompt, probes[i].answer});
+    double nll_sum = 0;
+    int64_t n_tokens = 0;
+    for (const ForcedNll& nll : teacher_force_batch(model, requests)) {
+        nll_sum += nll.nll_sum;
+        n_tokens += nll.n_tokens;
+    }
+    return nll_sum / static_cast<double>(n_tokens);
+}
+
+}  // namespace
+
+OnlineCalibration calibrate_online(const Model& model, const Tokenizer& tokenizer, const KvCache& full_cache,
+                                   const ScoreSet& scores, std::span<const int32_t> prompt_tokens,
+                                   int64_t n_template, const CompressionOptions& options, double tau,
+                                   const OnlineCalibrationOptions& probe_options) {
+    check_probe_options(probe_options, tau);
+    validate(options);
+    if (tau >= 1.0) {
+        // Noise can lift a candidate's ratio to 1, but a budget of 1 allows no loss at all.
+        OnlineCalibration result;
+        return result;
+    }
+    const Stopwatch total_time;
+    const std::vector<Probe> probes = make_probes(tokenizer, prompt_tokens, n_template, probe_options);
+
+    OnlineCalibration result;
+    result.tau = tau;
+    result.n_probes = static_cast<int64_t>(probes.size());
+    for (const Probe& probe : probes) result.n_probe_tokens += static_cast<int64_t>(probe.answer.size());
+    result.probe_nll_full = probe_nll(model, full_cache, probes);
+
+    // Binary search for the smallest passing kept fraction, assuming the
+    // ratio rises with the kept fraction; `high` is the first index known to pass.
+    const std::vector<double>& grid = probe_options.kept_grid;
+    size_t low = 0;
+    size_t high = grid.size();
+    while (low < high) {
+        const size_t mid = (low + high) / 2;
+        const Stopwatch candidate_time;
+        CalibrationCandidate candidate;
+        candidate.kept_fraction = grid[mid];
+
+        KvCache compressed = full_cache;
+        CompressionOptions candidate_options = options;
+        candidate_options.ratio = 1.0 - grid[mid];
+        const CompressionReport report = compress_with_scores(compressed, scores, candidate_options);
+        candidate.kept_measured = report.kept_fraction;
+        candidate.probe_nll = probe_nll(model, compressed, probes);
+        candidate.quality_ratio = candidate.probe_nll > 0 ? result.probe_nll_full / candidate.probe_nll : 1.0;
+        candidate.seconds = candidate_time.elapsed_s();
+        spdlog::debug("online calibration: kept {:.3f} (measured {:.3f}): probe NLL {:.4f}, ratio {:.4f}",
+                      candidate.kept_fraction, candidate.kept_measured, candidate.probe_nll, candidate.quality_ratio);
+
+        if (candidate.quality_ratio >= tau) {
+            high = mid;
+        } else {
+            low = mid + 1;
+        }
+        result.candidates.push_back(candidate);
+    }
+    result.kept_fraction = high < grid.size() ? grid[high] : 1.0;
+    result.ratio = 1.0 - result.kept_fraction;
+    result.seconds = total_time.elapsed_s();
+
+    spdlog::info("online calibration: tau {} -> kept fraction {:.3f} after {} candidates; {} probes, {} answer "
+                 "tokens, full-cache probe NLL {:.4f}, {:.2f} s",
+                 tau, result.kept_fraction, result.candidates.size(), result.n_probes, result.n_probe_tokens,
+                 result.probe_nll_full, result.seconds);
+    return result;
+}
+
+OnlineCalibration DocumentSession::calibrate_online(const CompressionOptions& options, double tau,
+                                                    const OnlineCalibrationOptions& probe_options) const {
+    check_same_scoring(scoring_options_, options);
+    if (options.method == "none") {
+        throw std::invalid_argument("online calibration needs a compression method, but the method is none");
+    }
+    if (compressed_) {
+        throw std::invalid_argument("online calibration needs the full cache, but this session is compressed");
+    }
+    const ScoreSet* scores = full_scores();
+    if (scores == nullptr) throw std::logic_error("online calibration: the session's scorer produced no scores");
+    return compactor::calibrate_online(engine_->model(), engine_->tokenizer(), cache_, *scores, *prompt_tokens_,
+                                       n_template_tokens_, options, tau, probe_options);
+}
+
+}  // namespace compactor

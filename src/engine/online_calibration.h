@@ -1,0 +1,25 @@
+// Online calibration on any full cache and its scores, for callers that
+// prefill without a DocumentSession (the evaluation runner).
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "compactor/online_calibration.h"
+#include "compress/compressor.h"
+#include "kv/kv_cache.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace compactor {
+
+// The search DocumentSession::calibrate_online runs: `full_cache` holds
+// `prompt_tokens` (the first n_template of them the prompt template),
+// `scores` are options.method's scores of it. Throws std::invalid_argument
+// for tau outside (0, 1], invalid options or a document too short for the probes.
+OnlineCalibration calibrate_online(const Model& model, const Tokenizer& tokenizer, const KvCache& full_cache,
+                                   const ScoreSet& scores, std::span<const int32_t> prompt_tokens,
+                                   int64_t n_template, const CompressionOptions& options, double tau,
+                                   const OnlineCalibrationOptions& probe_options);
+
+}  // namespace compactor

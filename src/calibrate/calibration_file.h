@@ -27,7 +27,7 @@ struct CalibrationPoint {
 };
 
 struct Calibration {
-    // Which model, method and settings it was fitted for.
+    // Model, method and settings of the fit.
     std::string model_name;
     std::string model_file;            // file name only, for messages
     std::string model_sha256;
@@ -39,7 +39,7 @@ struct Calibration {
     FitOptions fit_options;
     CalibrationFit fit;
 
-    // What the fit saw.
+    // Data behind the fit.
     std::string suite;
     std::vector<int64_t> lengths;
     std::vector<double> kept_grid;     // kept fractions requested per sample

@@ -114,7 +114,7 @@ FitPlan finish_args(const CalibrateFitArgs& args) {
     return plan;
 }
 
-// What every fit-data line must share to be pooled: the model file, the
+// Returns the settings every fit-data line must share to be pooled: the model file, the
 // methods' settings and how each point was measured.
 json data_settings(const FitPlan& plan, const std::string& model_sha256, WeightFormat weights) {
     eval::EvalOptions scorer;

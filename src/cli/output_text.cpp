@@ -32,7 +32,7 @@ void print_compression_notes(const RunResult& r) {
     }
 }
 
-// How --quality chose the ratio, and the context NLL it was chosen from.
+// Prints how --quality chose the ratio and the context NLL it was chosen from.
 void print_quality(const RunResult& r) {
     if (!r.quality) return;
     const QualityReport& q = *r.quality;

@@ -13,7 +13,7 @@
 
 namespace compactor {
 
-// The search DocumentSession::calibrate_online runs: `full_cache` holds
+// The search DocumentSession::calibrate_online runs: `full_cache` contains
 // `prompt_tokens` (the first n_template of them the prompt template),
 // `scores` are options.method's scores of it. Throws std::invalid_argument
 // for tau outside (0, 1], invalid options or a document too short for the probes.

@@ -29,7 +29,7 @@ namespace {
 
 using nlohmann::json;
 
-// How a quality-budget variant's ratio was chosen for this sample.
+// The ratio a quality-budget variant chose for this sample, with its inputs.
 struct QualityOutcome {
     double ratio = 0;
     double b = 0;                            // fitted: α · context NLL + β

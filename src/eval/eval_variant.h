@@ -53,7 +53,7 @@ std::vector<double> parse_ratio_list(std::string_view list);
 // double ("0.25", "0").
 std::string format_ratio(double ratio);
 
-// How a quality-budget variant picks its ratio per sample.
+// Source of a quality-budget variant's per-sample ratio.
 enum class CalibrationKind { fitted, online };
 // "fitted" or "online", as results.jsonl stores it.
 const char* to_string(CalibrationKind kind);

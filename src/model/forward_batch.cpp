@@ -386,7 +386,7 @@ void forward_batch(const ModelConfig& config, const ModelWeights& weights,
         return;
     }
 
-    // Where each sequence's logit rows start in last_hidden and the output.
+    // First row of each sequence's logit rows in last_hidden and in the output.
     LogitRows logit_rows;
     int64_t n_out_rows = 0;
     if (logits != nullptr) {

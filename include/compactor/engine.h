@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -121,6 +122,11 @@ public:
     // the probes.
     OnlineCalibration calibrate_online(const CompressionOptions& options, double tau,
                                        const OnlineCalibrationOptions& probe_options) const;
+    // The same for several budgets, results in the order of `taus`; each
+    // kept fraction is measured once, whichever budgets' searches reach it.
+    std::vector<OnlineCalibration> calibrate_online(const CompressionOptions& options,
+                                                    std::span<const double> taus,
+                                                    const OnlineCalibrationOptions& probe_options) const;
 
     // Generate an answer from a copy of the session's cache, which stays unchanged.
     // Throws std::invalid_argument when the question and max_tokens do not

@@ -12,12 +12,16 @@
 namespace compactor {
 
 struct OnlineCalibrationOptions {
-    int n_probes = 4;         // quoting questions, one per equal stretch of the document
+    int n_probes = 3;         // quoting questions, one per equal stretch of the document
     int cue_tokens = 8;       // document tokens quoted in the question before the span
-    int span_tokens = 12;     // document tokens the answer must reproduce
-    // Kept fractions tried, by binary search, so about log2(size) + 1 of
-    // them run. Sorted ascending, each in (0, 1).
-    std::vector<double> kept_grid{0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9};
+    // Document tokens the answer must reproduce. The question's wording
+    // takes about 28 tokens per probe, so fewer, longer spans measure more
+    // answer tokens for the same forward rows.
+    int span_tokens = 16;
+    // Kept fractions tried by binary search, sorted ascending, each in
+    // (0, 1). Seven entries take exactly three candidates, which with the
+    // full-cache pass keeps the cost near a fifth of a 4k prefill.
+    std::vector<double> kept_grid{0.25, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9};
     uint64_t seed = 0;        // places the probes within their stretches
 };
 
@@ -27,7 +31,7 @@ struct CalibrationCandidate {
     double kept_measured = 0;  // rows kept / rows, measured on the compressed cache
     double probe_nll = 0;      // nats per probe answer token
     double quality_ratio = 0;  // probe NLL under the full cache / probe_nll
-    double seconds = 0;        // compression and teacher forcing of this candidate
+    double seconds = 0;        // compression and teacher forcing of this candidate when first measured
 };
 
 struct OnlineCalibration {
@@ -40,7 +44,10 @@ struct OnlineCalibration {
     int64_t n_probes = 0;
     int64_t n_probe_tokens = 0;  // answer tokens over all probes
     std::vector<CalibrationCandidate> candidates;  // in the order tried
-    double seconds = 0;          // total, probes' full-cache pass included
+    // What a call for this budget alone takes: the probes' full-cache pass
+    // plus every candidate tried (a candidate shared between budgets of one
+    // call counts the time it took when first measured).
+    double seconds = 0;
 };
 
 }  // namespace compactor

@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "compactor/online_calibration.h"
 #include "compress/compressor.h"
 #include "eval/eval_samples.h"
 #include "eval/runner.h"
@@ -29,7 +30,7 @@ struct EvalArgs {
     std::string calibrate = "fitted";    // comma list of fitted, online
     std::vector<std::string> calibrations;  // fitted calibration files; default: the calibration/ folder's
     int64_t nll_stride = 4;
-    int probes = 4;
+    int probes = OnlineCalibrationOptions{}.n_probes;
     std::string budget = "per_layer";
     std::string protocol = "agnostic";
     std::string out;

@@ -1,5 +1,7 @@
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <map>
 #include <random>
 #include <stdexcept>
 
@@ -88,64 +90,86 @@ std::vector<Probe> make_probes(const Tokenizer& tokenizer, std::span<const int32
     return probes;
 }
 
-// NLL per answer token of every probe on copies of `cache`.
-double probe_nll(const Model& model, const KvCache& cache, const std::vector<Probe>& probes) {
-    std::vector<KvCache> copies(probes.size(), cache);
-    std::vector<ForcedRequest> requests;
-    for (size_t i = 0; i < probes.size(); ++i) requests.push_back({&copies[i], probes[i].prompt, probes[i].answer});
+// Rows a probe appends to a cache at most: its prompt and all but the last answer token.
+int64_t probe_rows(const std::vector<Probe>& probes) {
+    size_t rows = 0;
+    for (const Probe& probe : probes) rows = std::max(rows, probe.prompt.size() + probe.answer.size() - 1);
+    return static_cast<int64_t>(rows);
+}
+
+// NLL per answer token of every probe on `cache`. The probes run one after
+// another and the cache is rewound after each, so no probe copies it. Give
+// the cache room for probe_rows() rows, so no append reallocates it.
+double probe_nll(const Model& model, KvCache& cache, const std::vector<Probe>& probes) {
+    const int64_t document_end = cache.next_pos();
     double nll_sum = 0;
     int64_t n_tokens = 0;
-    for (const ForcedNll& nll : teacher_force_batch(model, requests)) {
+    for (const Probe& probe : probes) {
+        std::array<ForcedRequest, 1> request{ForcedRequest{&cache, probe.prompt, probe.answer}};
+        const ForcedNll nll = teacher_force_batch(model, request).front();
+        cache.rewind(document_end);
         nll_sum += nll.nll_sum;
         n_tokens += nll.n_tokens;
     }
     return nll_sum / static_cast<double>(n_tokens);
 }
 
-}  // namespace
+// Candidates measured so far, by index into the kept-fraction grid; the
+// searches of several budgets share them.
+class CandidateMemo {
+public:
+    CandidateMemo(const Model& model, const KvCache& full_cache, const ScoreSet& scores,
+                  const CompressionOptions& options, const std::vector<Probe>& probes, double probe_nll_full,
+                  const std::vector<double>& grid)
+        : model_(model), full_cache_(full_cache), scores_(scores), options_(options), probes_(probes),
+          probe_nll_full_(probe_nll_full), grid_(grid), room_(probe_rows(probes)) {}
 
-OnlineCalibration calibrate_online(const Model& model, const Tokenizer& tokenizer, const KvCache& full_cache,
-                                   const ScoreSet& scores, std::span<const int32_t> prompt_tokens,
-                                   int64_t n_template, const CompressionOptions& options, double tau,
-                                   const OnlineCalibrationOptions& probe_options) {
-    check_probe_options(probe_options, tau);
-    validate(options);
-    if (tau >= 1.0) {
-        // Noise can lift a candidate's ratio to 1, but a budget of 1 allows no loss at all.
-        OnlineCalibration result;
-        return result;
+    const CalibrationCandidate& measure(size_t index) {
+        if (const auto it = measured_.find(index); it != measured_.end()) return it->second;
+
+        const Stopwatch time;
+        CalibrationCandidate candidate;
+        candidate.kept_fraction = grid_[index];
+
+        KvCache compressed = full_cache_;
+        CompressionOptions candidate_options = options_;
+        candidate_options.ratio = 1.0 - grid_[index];
+        const CompressionReport report = compress_with_scores(compressed, scores_, candidate_options);
+        compressed.reserve(room_);
+        candidate.kept_measured = report.kept_fraction;
+        candidate.probe_nll = probe_nll(model_, compressed, probes_);
+        candidate.quality_ratio = candidate.probe_nll > 0 ? probe_nll_full_ / candidate.probe_nll : 1.0;
+        candidate.seconds = time.elapsed_s();
+        spdlog::debug("online calibration: kept {:.3f} (measured {:.3f}): probe NLL {:.4f}, ratio {:.4f}, {:.2f} s",
+                      candidate.kept_fraction, candidate.kept_measured, candidate.probe_nll,
+                      candidate.quality_ratio, candidate.seconds);
+        return measured_.emplace(index, candidate).first->second;
     }
-    const Stopwatch total_time;
-    const std::vector<Probe> probes = make_probes(tokenizer, prompt_tokens, n_template, probe_options);
 
+    size_t n_measured() const { return measured_.size(); }
+
+private:
+    const Model& model_;
+    const KvCache& full_cache_;
+    const ScoreSet& scores_;
+    const CompressionOptions& options_;
+    const std::vector<Probe>& probes_;
+    double probe_nll_full_;
+    const std::vector<double>& grid_;
+    int64_t room_;
+    std::map<size_t, CalibrationCandidate> measured_;
+};
+
+// Binary search for the smallest passing kept fraction, assuming the ratio
+// rises with the kept fraction.
+OnlineCalibration search(CandidateMemo& memo, const std::vector<double>& grid, double tau) {
     OnlineCalibration result;
     result.tau = tau;
-    result.n_probes = static_cast<int64_t>(probes.size());
-    for (const Probe& probe : probes) result.n_probe_tokens += static_cast<int64_t>(probe.answer.size());
-    result.probe_nll_full = probe_nll(model, full_cache, probes);
-
-    // Binary search for the smallest passing kept fraction, assuming the
-    // ratio rises with the kept fraction; `high` is the first index known to pass.
-    const std::vector<double>& grid = probe_options.kept_grid;
     size_t low = 0;
-    size_t high = grid.size();
+    size_t high = grid.size();  // the first index known to pass
     while (low < high) {
         const size_t mid = (low + high) / 2;
-        const Stopwatch candidate_time;
-        CalibrationCandidate candidate;
-        candidate.kept_fraction = grid[mid];
-
-        KvCache compressed = full_cache;
-        CompressionOptions candidate_options = options;
-        candidate_options.ratio = 1.0 - grid[mid];
-        const CompressionReport report = compress_with_scores(compressed, scores, candidate_options);
-        candidate.kept_measured = report.kept_fraction;
-        candidate.probe_nll = probe_nll(model, compressed, probes);
-        candidate.quality_ratio = candidate.probe_nll > 0 ? result.probe_nll_full / candidate.probe_nll : 1.0;
-        candidate.seconds = candidate_time.elapsed_s();
-        spdlog::debug("online calibration: kept {:.3f} (measured {:.3f}): probe NLL {:.4f}, ratio {:.4f}",
-                      candidate.kept_fraction, candidate.kept_measured, candidate.probe_nll, candidate.quality_ratio);
-
+        const CalibrationCandidate& candidate = memo.measure(mid);
         if (candidate.quality_ratio >= tau) {
             high = mid;
         } else {
@@ -155,17 +179,68 @@ OnlineCalibration calibrate_online(const Model& model, const Tokenizer& tokenize
     }
     result.kept_fraction = high < grid.size() ? grid[high] : 1.0;
     result.ratio = 1.0 - result.kept_fraction;
-    result.seconds = total_time.elapsed_s();
-
-    spdlog::info("online calibration: tau {} -> kept fraction {:.3f} after {} candidates; {} probes, {} answer "
-                 "tokens, full-cache probe NLL {:.4f}, {:.2f} s",
-                 tau, result.kept_fraction, result.candidates.size(), result.n_probes, result.n_probe_tokens,
-                 result.probe_nll_full, result.seconds);
     return result;
 }
 
-OnlineCalibration DocumentSession::calibrate_online(const CompressionOptions& options, double tau,
-                                                    const OnlineCalibrationOptions& probe_options) const {
+}  // namespace
+
+std::vector<OnlineCalibration> calibrate_online(const Model& model, const Tokenizer& tokenizer,
+                                                const KvCache& full_cache, const ScoreSet& scores,
+                                                std::span<const int32_t> prompt_tokens, int64_t n_template,
+                                                const CompressionOptions& options, std::span<const double> taus,
+                                                const OnlineCalibrationOptions& probe_options) {
+    for (const double tau : taus) check_probe_options(probe_options, tau);
+    validate(options);
+    std::vector<OnlineCalibration> results(taus.size());
+    for (size_t i = 0; i < taus.size(); ++i) results[i].tau = taus[i];
+    // Noise can lift a candidate's ratio to 1, but a budget of 1 allows no
+    // loss at all, so such budgets keep everything and cost nothing.
+    if (std::all_of(taus.begin(), taus.end(), [](double tau) { return tau >= 1.0; })) return results;
+
+    const Stopwatch total_time;
+    const std::vector<Probe> probes = make_probes(tokenizer, prompt_tokens, n_template, probe_options);
+    int64_t n_probe_tokens = 0;
+    for (const Probe& probe : probes) n_probe_tokens += static_cast<int64_t>(probe.answer.size());
+    KvCache full_copy = full_cache.copy_with_room(probe_rows(probes));
+    const double probe_nll_full = probe_nll(model, full_copy, probes);
+    const double setup_s = total_time.elapsed_s();
+
+    CandidateMemo memo(model, full_cache, scores, options, probes, probe_nll_full, probe_options.kept_grid);
+    for (OnlineCalibration& result : results) {
+        if (result.tau >= 1.0) continue;
+        result = search(memo, probe_options.kept_grid, result.tau);
+        result.probe_nll_full = probe_nll_full;
+        result.n_probes = static_cast<int64_t>(probes.size());
+        result.n_probe_tokens = n_probe_tokens;
+        // What a call for this budget alone costs; candidates shared with
+        // an earlier budget count the time they took when first measured.
+        result.seconds = setup_s;
+        for (const CalibrationCandidate& candidate : result.candidates) result.seconds += candidate.seconds;
+        spdlog::info("online calibration: tau {} -> kept fraction {:.3f} after {} candidates; {} probes, {} answer "
+                     "tokens, full-cache probe NLL {:.4f}, {:.2f} s",
+                     result.tau, result.kept_fraction, result.candidates.size(), result.n_probes,
+                     result.n_probe_tokens, result.probe_nll_full, result.seconds);
+    }
+    if (taus.size() > 1) {
+        spdlog::info("online calibration: {} budgets from {} measured candidates in {:.2f} s", taus.size(),
+                     memo.n_measured(), total_time.elapsed_s());
+    }
+    return results;
+}
+
+OnlineCalibration calibrate_online(const Model& model, const Tokenizer& tokenizer, const KvCache& full_cache,
+                                   const ScoreSet& scores, std::span<const int32_t> prompt_tokens,
+                                   int64_t n_template, const CompressionOptions& options, double tau,
+                                   const OnlineCalibrationOptions& probe_options) {
+    const std::array<double, 1> taus{tau};
+    return calibrate_online(model, tokenizer, full_cache, scores, prompt_tokens, n_template, options, taus,
+                            probe_options)
+        .front();
+}
+
+std::vector<OnlineCalibration> DocumentSession::calibrate_online(const CompressionOptions& options,
+                                                                 std::span<const double> taus,
+                                                                 const OnlineCalibrationOptions& probe_options) const {
     check_same_scoring(scoring_options_, options);
     if (options.method == "none") {
         throw std::invalid_argument("online calibration needs a compression method, but the method is none");
@@ -176,7 +251,13 @@ OnlineCalibration DocumentSession::calibrate_online(const CompressionOptions& op
     const ScoreSet* scores = full_scores();
     if (scores == nullptr) throw std::logic_error("online calibration: the session's scorer produced no scores");
     return compactor::calibrate_online(engine_->model(), engine_->tokenizer(), cache_, *scores, *prompt_tokens_,
-                                       n_template_tokens_, options, tau, probe_options);
+                                       n_template_tokens_, options, taus, probe_options);
+}
+
+OnlineCalibration DocumentSession::calibrate_online(const CompressionOptions& options, double tau,
+                                                    const OnlineCalibrationOptions& probe_options) const {
+    const std::array<double, 1> taus{tau};
+    return calibrate_online(options, taus, probe_options).front();
 }
 
 }  // namespace compactor

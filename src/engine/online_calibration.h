@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "compactor/online_calibration.h"
 #include "compress/compressor.h"
@@ -21,5 +22,14 @@ OnlineCalibration calibrate_online(const Model& model, const Tokenizer& tokenize
                                    const ScoreSet& scores, std::span<const int32_t> prompt_tokens,
                                    int64_t n_template, const CompressionOptions& options, double tau,
                                    const OnlineCalibrationOptions& probe_options);
+
+// The same search for several budgets at once, results in the order of
+// `taus`: the probes' full-cache pass runs once and each kept fraction is
+// measured once, whichever budgets' searches reach it.
+std::vector<OnlineCalibration> calibrate_online(const Model& model, const Tokenizer& tokenizer,
+                                                const KvCache& full_cache, const ScoreSet& scores,
+                                                std::span<const int32_t> prompt_tokens, int64_t n_template,
+                                                const CompressionOptions& options, std::span<const double> taus,
+                                                const OnlineCalibrationOptions& probe_options);
 
 }  // namespace compactor

@@ -103,11 +103,38 @@ CompressionOptions variant_options(const CompressionOptions& base, const Variant
     return options;
 }
 
+// Online calibrations of this sample, indexed like `variants`: one search
+// per method and budget over all its τ, so each kept fraction is measured
+// once per sample.
+std::vector<std::optional<OnlineCalibration>> calibrate_online_variants(const Engine& engine,
+                                                                        const EvalOptions& options,
+                                                                        const CompressionOptions& base,
+                                                                        const SampleTokens& tokens,
+                                                                        const Prefill& prefill,
+                                                                        const std::vector<Variant>& variants) {
+    std::map<std::string, std::vector<size_t>> by_method;
+    for (size_t i = 0; i < variants.size(); ++i) {
+        if (variants[i].has_quality() && variants[i].calibration == CalibrationKind::online) {
+            by_method[variants[i].spec.label()].push_back(i);
+        }
+    }
+    std::vector<std::optional<OnlineCalibration>> online(variants.size());
+    for (const auto& [label, indices] : by_method) {
+        std::vector<double> taus;
+        for (const size_t i : indices) taus.push_back(variants[i].quality);
+        const Variant& first = variants[indices.front()];
+        std::vector<OnlineCalibration> results = calibrate_online(
+            engine.model(), engine.tokenizer(), prefill.cache, prefill.methods.at(first.spec.method).scores,
+            tokens.context, tokens.n_template, variant_options(base, first), taus, options.online);
+        for (size_t j = 0; j < indices.size(); ++j) online[indices[j]] = std::move(results[j]);
+    }
+    return online;
+}
+
 // The ratio for a quality-budget variant on this sample: from the method's
-// fitted calibration and the context NLL, or from online probes.
-QualityOutcome choose_quality_ratio(const Engine& engine, const EvalOptions& options, const CompressionOptions& base,
-                                    const SampleTokens& tokens, const Prefill& prefill, double context_nll,
-                                    const Variant& variant) {
+// fitted calibration and the context NLL, or from its online search.
+QualityOutcome choose_quality_ratio(const EvalOptions& options, double context_nll, const Variant& variant,
+                                    const std::optional<OnlineCalibration>& online) {
     const Stopwatch time;
     QualityOutcome outcome;
     if (variant.calibration == CalibrationKind::fitted) {
@@ -121,14 +148,13 @@ QualityOutcome choose_quality_ratio(const Engine& engine, const EvalOptions& opt
         outcome.b = choice.b;
         outcome.alpha = it->second.fit.alpha;
         outcome.beta = it->second.fit.beta;
+        outcome.seconds = time.elapsed_s();
     } else {
-        CompressionOptions method_options = variant_options(base, variant);
-        outcome.online = calibrate_online(engine.model(), engine.tokenizer(), prefill.cache,
-                                          prefill.methods.at(variant.spec.method).scores, tokens.context,
-                                          tokens.n_template, method_options, variant.quality, options.online);
-        outcome.ratio = outcome.online->ratio;
+        if (!online) throw std::logic_error("eval: an online quality variant has no calibration");
+        outcome.online = online;
+        outcome.ratio = online->ratio;
+        outcome.seconds = online->seconds;
     }
-    outcome.seconds = time.elapsed_s();
     return outcome;
 }
 
@@ -149,7 +175,8 @@ json quality_fields(const Variant& variant, const QualityOutcome& quality, doubl
     for (const CalibrationCandidate& c : quality.online->candidates) {
         candidates.push_back({{"kept_fraction", c.kept_fraction},
                               {"quality_ratio", c.quality_ratio},
-                              {"probe_nll", c.probe_nll}});
+                              {"probe_nll", c.probe_nll},
+                              {"seconds", c.seconds}});
     }
     fields["probe_nll_full"] = quality.online->probe_nll_full;
     fields["online_candidates"] = candidates;
@@ -211,6 +238,8 @@ SampleRunResult run_sample(const Engine& engine, const EvalOptions& options, con
 
     // Compress a copy per variant; only variants with a kept set not seen
     // before in this sample generate an answer.
+    const std::vector<std::optional<OnlineCalibration>> online =
+        calibrate_online_variants(engine, options, base, tokens, prefill, variants);
     std::vector<Outcome> outcomes(variants.size());
     std::map<uint64_t, size_t> generator_of_hash;
     AnswerGroups groups(engine, sample, tokens.answer_prompt, options.max_batch, outcomes);
@@ -223,8 +252,7 @@ SampleRunResult run_sample(const Engine& engine, const EvalOptions& options, con
         } else {
             CompressionOptions compression = variant_options(base, variants[i]);
             if (variants[i].has_quality()) {
-                outcome.quality =
-                    choose_quality_ratio(engine, options, base, tokens, prefill, context_nll, variants[i]);
+                outcome.quality = choose_quality_ratio(options, context_nll, variants[i], online[i]);
                 compression.ratio = outcome.quality->ratio;
             }
             copy.emplace(prefill.cache);

@@ -199,4 +199,45 @@ void KvCache::clear() {
     next_pos_ = 0;
 }
 
+void KvCache::rewind(int64_t pos) {
+    if (pos < 0 || pos > next_pos_) {
+        throw std::invalid_argument(fmt::format(
+            "KvCache::rewind: position {} is outside [0, {}], the positions appended so far", pos, next_pos_));
+    }
+    const size_t row = static_cast<size_t>(head_dim_);
+    for (Head& hd : heads_) {
+        size_t n_keep = hd.pos.size();
+        while (n_keep > 0 && hd.pos[n_keep - 1] >= pos) --n_keep;
+        hd.k.resize(n_keep * row);
+        hd.v.resize(n_keep * row);
+        hd.pos.resize(n_keep);
+    }
+    next_pos_ = pos;
+}
+
+KvCache KvCache::copy_with_room(int64_t n_rows) const {
+    if (n_rows < 0) {
+        throw std::invalid_argument(fmt::format("KvCache::copy_with_room: n_rows is {}, expected >= 0", n_rows));
+    }
+    KvCache copy;
+    copy.n_layer_ = n_layer_;
+    copy.n_head_kv_ = n_head_kv_;
+    copy.head_dim_ = head_dim_;
+    copy.next_pos_ = next_pos_;
+    copy.heads_.resize(heads_.size());
+    const size_t row = static_cast<size_t>(head_dim_);
+    for (size_t i = 0; i < heads_.size(); ++i) {
+        const Head& from = heads_[i];
+        Head& to = copy.heads_[i];
+        const size_t rows = from.pos.size() + static_cast<size_t>(n_rows);
+        to.k.reserve(rows * row);
+        to.v.reserve(rows * row);
+        to.pos.reserve(rows);
+        to.k.assign(from.k.begin(), from.k.end());
+        to.v.assign(from.v.begin(), from.v.end());
+        to.pos.assign(from.pos.begin(), from.pos.end());
+    }
+    return copy;
+}
+
 }  // namespace compactor

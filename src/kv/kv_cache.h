@@ -66,6 +66,17 @@ public:
     // Remove every row and reset next_pos() to 0; the shape stays.
     void clear();
 
+    // Undo the appends made since next_pos() was `pos`: remove each head's
+    // rows of position >= pos (a tail, since positions rise along a head)
+    // and set next_pos() to pos. Capacity stays, so the next appends reuse
+    // it. Throws std::invalid_argument for pos outside [0, next_pos()].
+    void rewind(int64_t pos);
+
+    // A copy whose heads have room for n_rows more rows, made in one
+    // allocation per array; copying and then calling reserve() would copy
+    // every head twice.
+    KvCache copy_with_room(int64_t n_rows) const;
+
 private:
     struct Head {
         std::vector<float> k;        // [length × head_dim]

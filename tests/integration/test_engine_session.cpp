@@ -5,6 +5,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -148,6 +149,52 @@ TEST_F(EngineSession, AnswerLeavesCacheUnchanged) {
     if (first.stop_reason == StopReason::max_tokens) {
         EXPECT_EQ(first.n_generated_tokens, 8);
     }
+}
+
+// One call for several budgets must choose exactly what separate calls
+// choose: the candidates it shares are the same measurements.
+TEST_F(EngineSession, OnlineBudgetsMatchSeparateCalls) {
+    const DocumentOptions options = small_document_options();
+    const DocumentSession session =
+        engine_->open_document(std::string(kDocument) + kDocument + kDocument, options);
+    const int64_t rows = session.cache().total_rows();
+    const int64_t next_pos = session.cache().next_pos();
+
+    OnlineCalibrationOptions probes;
+    probes.n_probes = 3;
+    const std::vector<double> taus{0.9, 0.99, 1.0, 0.95};
+    const std::vector<OnlineCalibration> together = session.calibrate_online(options.compression, taus, probes);
+    ASSERT_EQ(together.size(), taus.size());
+
+    for (size_t i = 0; i < taus.size(); ++i) {
+        SCOPED_TRACE("tau " + std::to_string(taus[i]));
+        const OnlineCalibration alone = session.calibrate_online(options.compression, taus[i], probes);
+        const OnlineCalibration& shared = together[i];
+        EXPECT_DOUBLE_EQ(shared.tau, taus[i]);
+        EXPECT_DOUBLE_EQ(shared.kept_fraction, alone.kept_fraction);
+        EXPECT_DOUBLE_EQ(shared.ratio, 1.0 - shared.kept_fraction);
+        EXPECT_DOUBLE_EQ(shared.probe_nll_full, alone.probe_nll_full);
+        EXPECT_EQ(shared.n_probe_tokens, alone.n_probe_tokens);
+        ASSERT_EQ(shared.candidates.size(), alone.candidates.size());
+        double candidate_s = 0;
+        for (size_t c = 0; c < alone.candidates.size(); ++c) {
+            EXPECT_DOUBLE_EQ(shared.candidates[c].kept_fraction, alone.candidates[c].kept_fraction);
+            EXPECT_DOUBLE_EQ(shared.candidates[c].probe_nll, alone.candidates[c].probe_nll);
+            EXPECT_DOUBLE_EQ(shared.candidates[c].quality_ratio, alone.candidates[c].quality_ratio);
+            candidate_s += shared.candidates[c].seconds;
+        }
+        if (taus[i] < 1.0) {
+            EXPECT_EQ(shared.n_probes, 3);
+            EXPECT_GT(shared.probe_nll_full, 0.0);
+            EXPECT_FALSE(shared.candidates.empty());
+            EXPECT_GT(shared.seconds, candidate_s);
+        } else {
+            EXPECT_DOUBLE_EQ(shared.kept_fraction, 1.0);
+            EXPECT_TRUE(shared.candidates.empty());
+        }
+    }
+    EXPECT_EQ(session.cache().total_rows(), rows);
+    EXPECT_EQ(session.cache().next_pos(), next_pos);
 }
 
 TEST_F(EngineSession, EmptyDocumentRejected) {

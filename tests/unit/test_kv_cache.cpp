@@ -1,6 +1,7 @@
 // compactor-test-libs: compactor_kv
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <vector>
@@ -196,6 +197,84 @@ TEST(KvCache, ErrorMessageNamesTheIndex) {
         EXPECT_NE(std::string(e.what()).find("9"), std::string::npos) << e.what();
         EXPECT_NE(std::string(e.what()).find("3 rows"), std::string::npos) << e.what();
     }
+}
+
+// Every row of every head equals the same row of `expected`.
+void expect_same_rows(const KvCache& cache, const KvCache& expected) {
+    ASSERT_EQ(cache.next_pos(), expected.next_pos());
+    for (int il = 0; il < kLayers; ++il) {
+        for (int h = 0; h < kHeadsKv; ++h) {
+            ASSERT_EQ(cache.length(il, h), expected.length(il, h)) << "layer " << il << " head " << h;
+            const auto same = [](auto a, auto b) { return std::equal(a.begin(), a.end(), b.begin(), b.end()); };
+            EXPECT_TRUE(same(cache.keys(il, h), expected.keys(il, h))) << "layer " << il << " head " << h;
+            EXPECT_TRUE(same(cache.values(il, h), expected.values(il, h))) << "layer " << il << " head " << h;
+            EXPECT_TRUE(same(cache.positions(il, h), expected.positions(il, h))) << "layer " << il << " head " << h;
+        }
+    }
+}
+
+TEST(KvCache, RewindUndoesAppends) {
+    KvCache cache(kLayers, kHeadsKv, kHeadDim);
+    append_tokens(cache, 0, 8);
+    cache.compact(0, 1, std::vector<int64_t>{0, 3, 7});  // keeps the last row, position 7
+    cache.compact(1, 2, std::vector<int64_t>{2, 4});      // keeps no row near the end
+    const KvCache before = cache;
+
+    append_tokens(cache, 8, 5);
+    ASSERT_EQ(cache.length(0, 1), 8);
+    cache.rewind(8);
+    expect_same_rows(cache, before);
+
+    // Appending again continues at the rewound position.
+    append_tokens(cache, cache.next_pos(), 1);
+    EXPECT_EQ(cache.positions(1, 2).back(), 8);
+    EXPECT_EQ(cache.keys(1, 2)[2 * kHeadDim], key_value(1, 8, 2, 0));
+}
+
+TEST(KvCache, RewindKeepsCapacity) {
+    KvCache cache(kLayers, kHeadsKv, kHeadDim);
+    append_tokens(cache, 0, 4);
+    cache.reserve(6);
+    const float* keys_before = cache.keys(0, 0).data();
+
+    for (int round = 0; round < 3; ++round) {
+        append_tokens(cache, 4, 6);
+        EXPECT_EQ(cache.keys(0, 0).data(), keys_before) << "round " << round << " reallocated";
+        cache.rewind(4);
+    }
+    EXPECT_EQ(cache.total_rows(), 4 * kLayers * kHeadsKv);
+}
+
+TEST(KvCache, RewindRejectsOutOfRange) {
+    KvCache cache(kLayers, kHeadsKv, kHeadDim);
+    append_tokens(cache, 0, 3);
+    const KvCache before = cache;
+    cache.rewind(3);
+    expect_same_rows(cache, before);
+
+    EXPECT_THROW(cache.rewind(4), std::invalid_argument);
+    EXPECT_THROW(cache.rewind(-1), std::invalid_argument);
+    expect_same_rows(cache, before);
+
+    cache.rewind(0);
+    EXPECT_EQ(cache.total_rows(), 0);
+    EXPECT_EQ(cache.next_pos(), 0);
+}
+
+TEST(KvCache, CopyWithRoomAppendsInPlace) {
+    KvCache cache(kLayers, kHeadsKv, kHeadDim);
+    append_tokens(cache, 0, 6);
+    cache.compact(1, 0, std::vector<int64_t>{1, 5});
+
+    KvCache copy = cache.copy_with_room(3);
+    expect_same_rows(copy, cache);
+
+    const float* keys_before = copy.keys(1, 0).data();
+    append_tokens(copy, copy.next_pos(), 3);
+    EXPECT_EQ(copy.keys(1, 0).data(), keys_before);
+    EXPECT_EQ(copy.length(1, 0), 5);
+    EXPECT_EQ(cache.length(1, 0), 2);
+    EXPECT_THROW(cache.copy_with_room(-1), std::invalid_argument);
 }
 
 }  // namespace

@@ -38,46 +38,57 @@ std::string calibration_path(const QualityArgs& args, const std::string& model_p
     return found;
 }
 
-QualityReport choose_fitted(const Engine& engine, const DocumentSession& full, const CompressionOptions& compression,
-                            const QualityArgs& args) {
+QualityReport choose_fitted(const DocumentSession& full, const LoadedCalibration& fitted, const QualityArgs& args) {
     QualityReport report;
-    const std::string model_sha256 = calibrate::file_sha256(engine.model_path());
-    report.calibration_path = calibration_path(args, engine.model_path(), model_sha256, compression);
-
-    calibrate::Calibration calibration;
-    try {
-        calibration = calibrate::read_calibration(report.calibration_path);
-        calibrate::check_calibration_matches(calibration, model_sha256, engine.config().name, compression.method,
-                                             budget_name(compression.budget));
-    } catch (const std::exception& e) {
-        throw CliError(fmt::format("{}: {}", report.calibration_path, e.what()));
-    }
-    if (calibration.nll_stride != args.nll_stride) {
-        spdlog::warn("quality: the calibration measured the context NLL with stride {} but this run uses {}; pass "
-                     "--nll-stride {} to match it",
-                     calibration.nll_stride, args.nll_stride, calibration.nll_stride);
-    }
-
-    const calibrate::FittedChoice choice = calibrate::choose_fitted(calibration, full.context_nll(), args.quality);
-    report.alpha = calibration.fit.alpha;
-    report.beta = calibration.fit.beta;
+    report.calibration_path = fitted.path;
+    const calibrate::FittedChoice choice = calibrate::choose_fitted(fitted.calibration, full.context_nll(), args.quality);
+    report.alpha = fitted.calibration.fit.alpha;
+    report.beta = fitted.calibration.fit.beta;
     report.b = choice.b;
     report.kept_fraction = choice.kept_fraction;
     report.ratio = choice.ratio;
     return report;
 }
 
-}  // namespace
-
-QualityReport choose_ratio_for_quality(const Engine& engine, const DocumentSession& full,
-                                       const CompressionOptions& compression, const QualityArgs& args) {
+void check_method(const CompressionOptions& compression) {
     if (compression.method == "none") {
         throw CliError("--quality needs a compression method, but --method is none; pick one such as compactor");
     }
+}
+
+}  // namespace
+
+LoadedCalibration load_calibration(const Engine& engine, const CompressionOptions& compression,
+                                   const QualityArgs& args) {
+    check_method(compression);
+    const Stopwatch time;
+    LoadedCalibration loaded;
+    const std::string model_sha256 = calibrate::file_sha256(engine.model_path());
+    loaded.path = calibration_path(args, engine.model_path(), model_sha256, compression);
+    try {
+        loaded.calibration = calibrate::read_calibration(loaded.path);
+        calibrate::check_calibration_matches(loaded.calibration, model_sha256, engine.config().name,
+                                             compression.method, budget_name(compression.budget));
+    } catch (const std::exception& e) {
+        throw CliError(fmt::format("{}: {}", loaded.path, e.what()));
+    }
+    if (loaded.calibration.nll_stride != args.nll_stride) {
+        spdlog::warn("quality: the calibration measured the context NLL with stride {} but this run uses {}; pass "
+                     "--nll-stride {} to match it",
+                     loaded.calibration.nll_stride, args.nll_stride, loaded.calibration.nll_stride);
+    }
+    loaded.seconds = time.elapsed_s();
+    return loaded;
+}
+
+QualityReport choose_ratio_for_quality(const DocumentSession& full, const CompressionOptions& compression,
+                                       const QualityArgs& args, const LoadedCalibration* fitted) {
+    check_method(compression);
     const Stopwatch time;
     QualityReport report;
     if (args.kind == CalibrationKind::fitted) {
-        report = choose_fitted(engine, full, compression, args);
+        if (fitted == nullptr) throw std::logic_error("choose_ratio_for_quality: fitted kind without a calibration");
+        report = choose_fitted(full, *fitted, args);
     } else {
         try {
             report.online = full.calibrate_online(compression, args.quality, args.online);
@@ -89,7 +100,7 @@ QualityReport choose_ratio_for_quality(const Engine& engine, const DocumentSessi
     }
     report.kind = args.kind;
     report.tau = args.quality;
-    report.seconds = time.elapsed_s();
+    report.seconds = time.elapsed_s() + (fitted != nullptr ? fitted->seconds : 0.0);
     spdlog::info("quality: tau {} ({}) chose kept fraction {:.4f} (ratio {:.4f}) for a context NLL of {:.4f} in "
                  "{:.2f} s",
                  report.tau, to_string(report.kind), report.kept_fraction, report.ratio, full.context_nll(),

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 
@@ -83,6 +84,9 @@ void check_options(RunArgs& args) {
     } catch (const std::invalid_argument& e) {
         throw CliError(fmt::format("{} (see compactor run --help)", e.what()));
     }
+    if (args.quality.enabled() && args.compression.method == "none") {
+        throw CliError("--quality needs a compression method, but --method is none; pick one such as compactor");
+    }
 }
 
 int64_t answer_reserve(const Engine& engine, const RunArgs& args) {
@@ -119,6 +123,10 @@ int run_command(RunArgs args) {
     }
 
     Engine engine(model_path, args.threads, args.weights);
+    std::optional<LoadedCalibration> fitted;
+    if (args.quality.enabled() && args.quality.kind == CalibrationKind::fitted) {
+        fitted = load_calibration(engine, args.compression, args.quality);
+    }
 
     // One prefill; the compressed session starts as a copy of the full one.
     DocumentOptions document_options;
@@ -137,7 +145,7 @@ int run_command(RunArgs args) {
 
     RunResult result;
     if (args.quality.enabled()) {
-        result.quality = choose_ratio_for_quality(engine, full, args.compression, args.quality);
+        result.quality = choose_ratio_for_quality(full, args.compression, args.quality, fitted ? &*fitted : nullptr);
         args.compression.ratio = result.quality->ratio;
     }
     result.report = compressed.compress(args.compression);

@@ -96,6 +96,8 @@ fs::path write_calibration_file(const TempDir& dir, const std::string& name, con
 
 void expect_error_names(const ProcessResult& result, const std::vector<std::string>& words) {
     EXPECT_EQ(result.exit_code, 1) << "stdout:\n" << result.out << "\nstderr:\n" << result.err;
+    // A wrong calibration is found before the document is prefilled.
+    EXPECT_EQ(result.err.find("prefilling"), std::string::npos) << result.err;
     EXPECT_TRUE(result.out.empty()) << result.out;
     for (const std::string& word : words) {
         EXPECT_NE(result.err.find(word), std::string::npos) << "stderr does not name '" << word << "':\n" << result.err;
@@ -389,6 +391,7 @@ TEST(QualityRun, InvalidOptionsNameValue) {
         {{"--quality", "0.9", "--calibrate", "online", "--probes", "0"}, {"--probes 0"}},
         {{"--quality", "0.9", "--calibrate", "online", "--calibration", "fit.json"}, {"--calibration"}},
         {{"--quality", "0.9", "--method", "none"}, {"--method is none"}},
+        {{"--quality", "0.9", "--calibrate", "online", "--method", "none"}, {"--method is none"}},
     };
     for (const Case& c : cases) {
         std::string joined;

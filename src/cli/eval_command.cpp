@@ -166,6 +166,7 @@ int eval_command(const EvalArgs& args) {
         load_calibrations(args.calibrations, model_path, engine.config().name, plan.options);
         const nlohmann::json settings = eval::settings_json(plan.options, engine.model().weight_format());
         results->check_compatible(model_name, model_bytes, settings);
+        results->check_fits_match(plan.options.calibrations);
     }
 
     const std::vector<eval::PlannedSample> samples =

@@ -161,6 +161,29 @@ void ResultsFile::check_compatible(const std::string& model_name, uint64_t model
     }
 }
 
+void ResultsFile::check_fits_match(const std::map<std::string, calibrate::Calibration>& fits) const {
+    for (size_t i = 0; i < lines_.size(); ++i) {
+        const json& line = lines_[i];
+        if (line.value("calibration", json()) != "fitted") continue;
+        const std::string label = line.value("method", std::string()) + ":" + line.value("budget", std::string());
+        const auto fit = fits.find(label);
+        const auto alpha = line.find("calibration_alpha");
+        const auto beta = line.find("calibration_beta");
+        if (fit == fits.end() || alpha == line.end() || beta == line.end()) continue;
+        if (!alpha->is_number() || !beta->is_number()) continue;
+
+        const double line_alpha = alpha->get<double>();
+        const double line_beta = beta->get<double>();
+        if (line_alpha != fit->second.fit.alpha || line_beta != fit->second.fit.beta) {
+            throw std::runtime_error(fmt::format(
+                "{} line {} chose its ratio with a {} fit of alpha {} and beta {}, but this run's calibration has "
+                "alpha {} and beta {}; write to another --out folder, or pass the earlier file with --calibration "
+                "to resume",
+                path_.string(), i + 1, label, line_alpha, line_beta, fit->second.fit.alpha, fit->second.fit.beta));
+        }
+    }
+}
+
 void ResultsFile::append(const std::vector<json>& new_lines) {
     if (new_lines.empty()) return;
     write_lines(path_, new_lines, std::ios::app);

@@ -4,12 +4,14 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "calibrate/calibration_file.h"
 #include "eval/eval_variant.h"
 
 namespace compactor::eval {
@@ -64,6 +66,12 @@ public:
     // and the fix (another --out). `settings` is the object every line
     // stores under "settings".
     void check_compatible(const std::string& model_name, uint64_t model_bytes, const nlohmann::json& settings) const;
+
+    // Fitted quality lines are keyed by τ only, so lines made with another
+    // fit would count as done: throws std::runtime_error when a line's
+    // calibration_alpha or calibration_beta differs from the fit this run
+    // uses for its method and budget (`fits` by "method:budget" label).
+    void check_fits_match(const std::map<std::string, calibrate::Calibration>& fits) const;
 
     // Append lines, one JSON object each, and flush them to disk. Throws
     // std::runtime_error when the file cannot be written.

@@ -217,6 +217,36 @@ TEST(EvalResults, OtherModelOrSettingsRejected) {
     }
 }
 
+TEST(EvalResults, OtherFitRejected) {
+    ScratchDir dir;
+    const fs::path path = dir.path() / "results.jsonl";
+    json fitted = line("vt", 0, "compactor", "per_layer", 0.3, 1, 0.7);
+    fitted.update({{"quality", 0.95}, {"calibration", "fitted"}, {"calibration_alpha", 0.25},
+                   {"calibration_beta", -3.5}});
+    std::ofstream(path) << line("vt", 0, "none", "", 0, 1, 1).dump() << "\n" << fitted.dump() << "\n";
+    const ResultsFile results(path);
+
+    calibrate::Calibration same;
+    same.fit.alpha = 0.25;
+    same.fit.beta = -3.5;
+    EXPECT_NO_THROW(results.check_fits_match({{"compactor:per_layer", same}}));
+    // A fit for another method or budget does not concern the line.
+    calibrate::Calibration other = same;
+    other.fit.beta = 2.0;
+    EXPECT_NO_THROW(results.check_fits_match({{"snapkv:per_layer", other}, {"compactor:per_head", other}}));
+
+    try {
+        results.check_fits_match({{"compactor:per_layer", other}});
+        FAIL() << "a line made with beta -3.5 passed against a fit with beta 2";
+    } catch (const std::runtime_error& e) {
+        const std::string message = e.what();
+        EXPECT_NE(message.find("line 2"), std::string::npos) << message;
+        EXPECT_NE(message.find("-3.5"), std::string::npos) << message;
+        EXPECT_NE(message.find("beta 2"), std::string::npos) << message;
+        EXPECT_NE(message.find("--calibration"), std::string::npos) << message;
+    }
+}
+
 // Task a: two samples; task b: one. Averages weigh tasks, not samples.
 std::vector<json> two_task_lines() {
     return {

@@ -1,5 +1,6 @@
 #include "eval/fit_data.h"
 
+#include <array>
 #include <cctype>
 #include <stdexcept>
 
@@ -58,14 +59,17 @@ SampleFitData measure_fit_sample(const Engine& engine, const Sample& sample, con
     data.n_nll_tokens = nll.n_scored;
     data.n_answer_tokens = static_cast<int64_t>(answer.size());
 
-    // Per method: the full copy and one compressed copy per kept fraction,
-    // teacher-forced in one batch. The full cache's NLL is the same for every
-    // method but is measured in each batch, which costs one request.
+    // The full cache's answer NLL is the same for every method, so it is
+    // measured once per sample.
+    KvCache full_copy = prefill.cache;
+    std::array<ForcedRequest, 1> full_request{ForcedRequest{&full_copy, tokens.answer_prompt, answer}};
+    const double answer_nll_full = teacher_force_batch(engine.model(), full_request).front().mean();
+
+    // Per method: one compressed copy per kept fraction, teacher-forced in one batch.
     for (const std::string& method : options.methods) {
         const MethodScores& scored = prefill.methods.at(method);
         std::vector<KvCache> caches;
-        caches.reserve(options.kept_grid.size() + 1);
-        caches.push_back(prefill.cache);
+        caches.reserve(options.kept_grid.size());
         std::vector<double> kept_measured;
         for (const double kept : options.kept_grid) {
             CompressionOptions point_options = options.compression;
@@ -87,8 +91,8 @@ SampleFitData measure_fit_sample(const Engine& engine, const Sample& sample, con
             point.length = sample.target_tokens;
             point.kept_fraction = kept_measured[i];
             point.context_nll = data.context_nll;
-            point.answer_nll_full = forced[0].mean();
-            point.answer_nll_compressed = forced[i + 1].mean();
+            point.answer_nll_full = answer_nll_full;
+            point.answer_nll_compressed = forced[i].mean();
             points.push_back(point);
         }
     }

@@ -45,6 +45,26 @@ def column(line):
     return line["quality"] if line.get("calibration") else line["ratio"]
 
 
+def shared_samples(calibrated, fixed):
+    """Samples that every quality-budget row and the fixed-ratio lines cover.
+
+    A run still in progress covers rows unevenly, and averages over
+    different samples would not compare.
+    """
+    by_row = collections.defaultdict(set)
+    for line in calibrated:
+        if line.get("calibration"):
+            by_row[row_label(line)].add(line["sample_id"])
+    if not by_row:
+        return set()
+    samples = set.intersection(*by_row.values()) & {line["sample_id"] for line in fixed}
+    every = set.union(*by_row.values())
+    if samples != every:
+        print(f"{len(every - samples)} of {len(every)} calibrated samples miss some rows or the fixed-ratio "
+              f"lines; using the {len(samples)} samples that all rows share", file=sys.stderr)
+    return samples
+
+
 def averages(lines, samples):
     """{(row, column): (mean score, mean kept fraction)}, tasks weighted equally."""
     per_task = collections.defaultdict(lambda: collections.defaultdict(list))
@@ -77,16 +97,10 @@ def main():
         return line.get("suite") == args.suite and line.get("length") == args.length and line.get("protocol") == "agnostic"
 
     calibrated = [l for l in read_lines(args.calibrated) if keep(l)]
-    samples = {l["sample_id"] for l in calibrated if l.get("calibration")}
-    if not samples:
+    if not any(l.get("calibration") for l in calibrated):
         sys.exit(f"{args.calibrated} has no quality-budget lines for suite {args.suite} at {args.length} tokens")
     fixed = [l for l in read_lines(args.fixed) if keep(l) and not l.get("calibration")]
-    fixed_samples = {l["sample_id"] for l in fixed}
-    missing = samples - fixed_samples
-    if missing:
-        print(f"{len(missing)} calibrated samples have no fixed-ratio lines yet; plotting the "
-              f"{len(samples & fixed_samples)} shared samples", file=sys.stderr)
-        samples &= fixed_samples
+    samples = shared_samples(calibrated, fixed)
     if not samples:
         sys.exit("no sample has both fixed-ratio and quality-budget lines")
 
@@ -96,7 +110,7 @@ def main():
     if full is None or full[0] <= 0:
         sys.exit("the fixed-ratio file has no full-cache (none) lines with a positive score on these samples")
 
-    figure, axis = plt.subplots(figsize=(8, 5.5))
+    figure, axis = plt.subplots(figsize=(10.5, 5.5))
     rows = sorted({row for row, _ in calibrated_avg if "/" in row})
     methods = sorted({row.split("/")[0] for row in rows})
     colors = {method: plt.cm.tab10(i % 10) for i, method in enumerate(methods)}
@@ -118,7 +132,8 @@ def main():
     axis.set_ylabel("average score / full-cache score")
     axis.set_title(f"Quality budgets against fixed ratios, {args.suite} suite, {args.length} tokens, {len(samples)} samples")
     axis.set_xlim(0, 1.02)
-    axis.legend(fontsize=7, loc="lower right")
+    # Outside the axes: the quality points crowd the right edge.
+    axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     axis.grid(alpha=0.3)
     figure.tight_layout()
     for extension in ("png", "svg"):

@@ -2,11 +2,12 @@
 """Print the markdown tables of docs/results/calibration.md.
 
 Reads the quality-budget lines of one `compactor eval --qualities ...` run and
-the fixed-ratio lines of the evaluation harness's run, keeps the samples both
-cover, and prints three tables: the average kept fraction and score / full
-score per method, calibration kind and τ; the same averages at fixed ratios
-for reference; and per task, the score and kept fraction at each τ. Averages
-weight tasks equally, as summary.md does. Needs only the standard library.
+the fixed-ratio lines of the evaluation harness's run, and keeps the samples
+that every row covers. Prints three tables. The first gives the average kept
+fraction and score / full score per method, calibration kind and τ. The
+second gives the same averages at fixed ratios, for reference. The third
+gives, per task, the score and kept fraction at each τ. Averages weight
+tasks equally, as summary.md does. Needs only the standard library.
 
     python3 tools/calibration_tables.py --fixed docs/results/eval-4k/results.jsonl \\
         --calibrated docs/results/calibration-4k/results.jsonl --suite real

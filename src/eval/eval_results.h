@@ -68,9 +68,9 @@ public:
     void check_compatible(const std::string& model_name, uint64_t model_bytes, const nlohmann::json& settings) const;
 
     // Fitted quality lines are keyed by τ only, so lines made with another
-    // fit would count as done: throws std::runtime_error when a line's
+    // fit would count as done. Throws std::runtime_error when a line's
     // calibration_alpha or calibration_beta differs from the fit this run
-    // uses for its method and budget (`fits` by "method:budget" label).
+    // uses for its method and budget. `fits` is keyed by "method:budget".
     void check_fits_match(const std::map<std::string, calibrate::Calibration>& fits) const;
 
     // Append lines, one JSON object each, and flush them to disk. Throws

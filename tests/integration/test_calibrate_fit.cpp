@@ -1,6 +1,6 @@
 // compactor-test-libs: compactor_calibrate
 // `compactor calibrate fit` end to end on the real model with two short
-// RULER samples and two methods: fit-data.jsonl holds one line per sample
+// RULER samples and two methods: fit-data.jsonl contains one line per sample
 // with a point per kept fraction and method, the full-cache answer NLL is
 // shared by every method, each method gets a calibration file tied to the
 // model file, and a rerun resumes without measuring again.

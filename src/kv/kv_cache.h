@@ -73,7 +73,7 @@ public:
     void rewind(int64_t pos);
 
     // A copy whose heads have room for n_rows more rows, made in one
-    // allocation per array; copying and then calling reserve() would copy
+    // allocation per array. Copying and then calling reserve() would copy
     // every head twice.
     KvCache copy_with_room(int64_t n_rows) const;
 

@@ -11,13 +11,12 @@
 // copies of the 4.3k-token document with SmolLM2-135M.
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <spdlog/spdlog.h>
 
+#include "bench_support.h"
 #include "compactor/engine.h"
 #include "engine/batch_generate.h"
 #include "engine/prompt_format.h"
@@ -30,25 +29,12 @@ using namespace compactor;
 // A question that keeps the model talking, so every copy decodes max_tokens.
 constexpr const char* kQuestion = "Describe in detail everything that happens in this chapter, in order.";
 
-std::string read_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw std::runtime_error("cannot open " + path);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
-std::string default_model_path() {
-    const char* home = std::getenv("HOME");
-    return std::string(home ? home : ".") + "/.cache/compactor/models/SmolLM2-135M-Instruct.Q4_1.gguf";
-}
-
 double ratio_of_copy(int i, int n_copies) {
     return n_copies == 1 ? 0.25 : 0.25 + 0.65 * static_cast<double>(i) / (n_copies - 1);
 }
 
 int run(int argc, char** argv) {
-    const std::string model_path = argc > 1 ? argv[1] : default_model_path();
+    const std::string model_path = argc > 1 ? argv[1] : bench::default_model_path();
     const int n_copies = argc > 2 ? std::atoi(argv[2]) : 48;
     const int64_t max_tokens = argc > 3 ? std::atoll(argv[3]) : 32;
     const int n_threads = argc > 4 ? std::atoi(argv[4]) : 2;
@@ -58,7 +44,7 @@ int run(int argc, char** argv) {
     const DocumentOptions options;
     Stopwatch prefill_time;
     const DocumentSession full =
-        engine.open_document(read_text(std::string(COMPACTOR_SOURCE_DIR) + "/examples/document.txt"), options);
+        engine.open_document(bench::bundled_document(), options);
     std::printf("document: %lld tokens, prefill %.2f s\n", static_cast<long long>(full.n_context_tokens()),
                 prefill_time.elapsed_s());
 
@@ -123,12 +109,4 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-    spdlog::set_level(spdlog::level::warn);
-    try {
-        return run(argc, argv);
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "batch_decode: %s\n", e.what());
-        return 1;
-    }
-}
+int main(int argc, char** argv) { return compactor::bench::bench_main("batch_decode", argc, argv, run); }

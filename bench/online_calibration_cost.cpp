@@ -7,32 +7,18 @@
 //   online_calibration_cost [model.gguf] [n_tokens=4096] [n_threads=2]
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <spdlog/spdlog.h>
 
+#include "bench_support.h"
 #include "compactor/engine.h"
 #include "engine/stopwatch.h"
 
 namespace {
 
 using namespace compactor;
-
-std::string read_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw std::runtime_error("cannot open " + path);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
-std::string default_model_path() {
-    const char* home = std::getenv("HOME");
-    return std::string(home ? home : ".") + "/.cache/compactor/models/SmolLM2-135M-Instruct.Q4_1.gguf";
-}
 
 // The document's first n_tokens tokens as text (the whole document when shorter).
 std::string first_tokens(const Engine& engine, const std::string& text, int64_t n_tokens) {
@@ -44,8 +30,7 @@ std::string first_tokens(const Engine& engine, const std::string& text, int64_t 
 void measure(const std::string& model_path, WeightFormat weights, const char* weights_name, int64_t n_tokens,
              int n_threads) {
     Engine engine(model_path, n_threads, weights);
-    const std::string document = first_tokens(
-        engine, read_text(std::string(COMPACTOR_SOURCE_DIR) + "/examples/document.txt"), n_tokens);
+    const std::string document = first_tokens(engine, bench::bundled_document(), n_tokens);
 
     DocumentOptions options;
     options.nll_stride = 0;  // online calibration does not use the context NLL
@@ -67,7 +52,7 @@ void measure(const std::string& model_path, WeightFormat weights, const char* we
 }
 
 int run(int argc, char** argv) {
-    const std::string model_path = argc > 1 ? argv[1] : default_model_path();
+    const std::string model_path = argc > 1 ? argv[1] : bench::default_model_path();
     const int64_t n_tokens = argc > 2 ? std::atoll(argv[2]) : 4096;
     const int n_threads = argc > 3 ? std::atoi(argv[3]) : 2;
     if (n_tokens < 256 || n_threads < 1) {
@@ -80,12 +65,4 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-    spdlog::set_level(spdlog::level::warn);
-    try {
-        return run(argc, argv);
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "online_calibration_cost: %s\n", e.what());
-        return 1;
-    }
-}
+int main(int argc, char** argv) { return compactor::bench::bench_main("online_calibration_cost", argc, argv, run); }

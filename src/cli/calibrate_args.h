@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/selection_options.h"
 #include "compress/compressor.h"
 #include "model/weight_matrix.h"
 
@@ -15,12 +16,7 @@ struct CalibrateFitArgs {
     std::string model;                 // empty: default_model_path()
     std::string methods = "compactor";
     std::string budget = "per_layer";
-    std::string suite = "ruler";
-    std::string lengths = "2048,4096";
-    int64_t samples = 5;
-    std::string tasks;
-    std::string data_dir;
-    uint64_t seed = 0;
+    SelectionArgs selection = selection_defaults("2048,4096", 5);
     std::string kept_grid = "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9";
     double over_weight = 4.0;
     int64_t nll_stride = 4;

@@ -69,7 +69,6 @@ std::vector<double> parse_kept_grid(const std::string& list) {
 }
 
 FitPlan finish_args(const CalibrateFitArgs& args) {
-    if (args.samples < 1) throw CliError(fmt::format("--samples {} is invalid; use at least 1", args.samples));
     if (!(args.over_weight >= 1.0)) {
         throw CliError(fmt::format("--over-weight {} is invalid; use 1 (symmetric) or more", args.over_weight));
     }
@@ -78,16 +77,9 @@ FitPlan finish_args(const CalibrateFitArgs& args) {
         throw CliError(fmt::format("--prefill-chunk {} is invalid; use a positive token count", args.prefill_chunk));
     }
     check_thread_count(args.threads);
-    if (args.suite != "ruler" && args.suite != "real" && args.suite != "all") {
-        throw CliError(fmt::format("--suite '{}' is invalid; use ruler, real or all", args.suite));
-    }
 
     FitPlan plan;
-    plan.selection.suite = args.suite;
-    plan.selection.lengths = parse_lengths(args.lengths);
-    plan.selection.n_samples = args.samples;
-    plan.selection.tasks = parse_tasks(args.tasks);
-    plan.selection.seed = args.seed;
+    plan.selection = parse_selection(args.selection);
 
     BudgetMode budget = BudgetMode::per_layer;
     try {
@@ -103,7 +95,7 @@ FitPlan finish_args(const CalibrateFitArgs& args) {
     plan.data.compression = args.compression;
     plan.data.compression.budget = budget;
     plan.data.compression.value_weighting = !args.no_value_weighting;
-    plan.data.compression.seed = args.seed;
+    plan.data.compression.seed = args.selection.seed;
     plan.data.compression.ratio = 0;
     try {
         validate(plan.data.compression);
@@ -202,7 +194,7 @@ int calibrate_fit_command(const CalibrateFitArgs& args) {
     const Stopwatch wall_time;
     FitPlan plan = finish_args(args);
     const std::string model_path = checked_model_path(args.model);
-    plan.selection.data_dir = checked_data_dir(args.data_dir);
+    plan.selection.data_dir = checked_data_dir(args.selection.data_dir);
 
     const Engine engine(model_path, args.threads, args.weights);
     const std::string model_sha256 = calibrate::file_sha256(model_path);

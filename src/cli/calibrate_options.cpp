@@ -11,17 +11,7 @@ void add_calibrate_fit_options(CLI::App& command, CalibrateFitArgs& args) {
         ->capture_default_str();
     command.add_option("--budget", args.budget, "Budget mode the calibrations are for: per_head or per_layer")
         ->capture_default_str();
-    command.add_option("--suite", args.suite, "Tasks to fit on: ruler (synthetic), real (LongBench documents) or all")
-        ->capture_default_str();
-    command.add_option("--lengths", args.lengths, "Target sample lengths in model tokens, comma-separated")
-        ->capture_default_str();
-    command.add_option("--samples", args.samples, "Samples per task and length")->capture_default_str();
-    command.add_option("--tasks", args.tasks, "Comma-separated task names (default: every task of the suite)");
-    command.add_option("--data-dir", args.data_dir,
-                       "Evaluation data folder with haystack/, qa/, ruler/ and longbench/ (default: ../shared/data "
-                       "beside the source tree, when it exists)");
-    command.add_option("--seed", args.seed, "Seed of the RULER samples, the Gaussian sketch and the random method")
-        ->capture_default_str();
+    add_selection_options(command, args.selection, "Samples per task and length");
     command.add_option("--kept-grid", args.kept_grid, "Comma-separated kept fractions measured per sample, in (0, 1)")
         ->capture_default_str();
     command.add_option("--over-weight", args.over_weight,

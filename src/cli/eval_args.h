@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/selection_options.h"
 #include "compactor/online_calibration.h"
 #include "compress/compressor.h"
 #include "eval/eval_samples.h"
@@ -18,12 +19,8 @@ namespace compactor::cli {
 // The options as typed; finish_eval_args() parses the lists.
 struct EvalArgs {
     std::string model;                   // empty: default_model_path()
-    std::string suite = "ruler";
-    std::string lengths = "4096";
-    int64_t samples = 20;
-    std::string tasks;                   // empty: every task of the suite
+    SelectionArgs selection = selection_defaults("4096", 20);
     std::vector<std::string> longbench;  // extra LongBench-format JSONL files
-    std::string data_dir;                // empty: find_data_dir()
     std::string methods;                 // empty: only --export-samples
     std::string ratios = "0,0.25,0.5,0.75,0.9";
     std::string qualities;               // empty: no quality-budget variants
@@ -35,7 +32,6 @@ struct EvalArgs {
     std::string protocol = "agnostic";
     std::string out;
     std::string export_samples;
-    uint64_t seed = 0;
     int threads = 0;
     // fp32 by default, because batched generation multiplies dozens of rows
     // per step. Resident fp32 weights are faster there than dequantizing
@@ -61,11 +57,6 @@ struct EvalPlan {
 // Parse and check every option that needs no model; throws CliError naming
 // the value and the fix.
 EvalPlan finish_eval_args(const EvalArgs& args);
-
-// Parses --lengths ("2048,4096") into positive token counts; throws CliError.
-std::vector<int64_t> parse_lengths(const std::string& list);
-// Parses --tasks; empty means every task. Throws CliError for an empty item.
-std::vector<std::string> parse_tasks(const std::string& list);
 
 // argv joined with spaces, arguments with shell-special characters quoted.
 std::string quote_command_line(int argc, const char* const* argv);

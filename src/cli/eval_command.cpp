@@ -147,7 +147,7 @@ int eval_command(const EvalArgs& args) {
     const Stopwatch wall_time;
     EvalPlan plan = finish_eval_args(args);
     const std::string model_path = checked_model_path(args.model);
-    plan.selection.data_dir = checked_data_dir(args.data_dir);
+    plan.selection.data_dir = checked_data_dir(args.selection.data_dir);
     const bool run_methods = !plan.options.methods.empty();
 
     std::optional<eval::ResultsFile> results;

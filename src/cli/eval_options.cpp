@@ -1,5 +1,4 @@
 #include <algorithm>
-#include <charconv>
 
 #include <fmt/format.h>
 
@@ -14,22 +13,11 @@ namespace compactor::cli {
 
 namespace {
 
-void add_selection_options(CLI::App& command, EvalArgs& args) {
-    command.add_option("--suite", args.suite, "Tasks to run: ruler (synthetic), real (LongBench documents) or all")
-        ->capture_default_str();
-    command.add_option("--lengths", args.lengths, "Target sample lengths in model tokens, comma-separated")
-        ->capture_default_str();
-    command.add_option("--samples", args.samples,
-                       "Samples per task and length; the real suite takes the first N of each file")
-        ->capture_default_str();
-    command.add_option("--tasks", args.tasks, "Comma-separated task names to run (default: every task of the suite)");
+void add_sample_options(CLI::App& command, EvalArgs& args) {
+    add_selection_options(command, args.selection,
+                          "Samples per task and length; the real suite takes the first N of each file");
     command.add_option("--longbench", args.longbench,
                        "Extra LongBench-format JSONL file run in the real suite; repeatable");
-    command.add_option("--data-dir", args.data_dir,
-                       "Evaluation data folder with haystack/, qa/, ruler/ and longbench/ (default: ../shared/data "
-                       "beside the source tree, when it exists)");
-    command.add_option("--seed", args.seed, "Seed of the RULER samples, the Gaussian sketch and the random method")
-        ->capture_default_str();
     command.add_option("--export-samples", args.export_samples,
                        "Write the samples as JSON lines to this file; without --methods, export and exit");
 }
@@ -78,9 +66,6 @@ void add_knob_options(CLI::App& command, EvalArgs& args) {
 }
 
 void check_counts(const EvalArgs& args) {
-    if (args.samples < 1) {
-        throw CliError(fmt::format("--samples {} is invalid; use at least 1 sample per task", args.samples));
-    }
     if (args.batch < 1) {
         throw CliError(fmt::format("--batch {} is invalid; generate at least 1 answer at a time (64 by default)",
                                    args.batch));
@@ -110,35 +95,8 @@ auto parse_option(const char* option, Parse parse) {
 
 }  // namespace
 
-std::vector<int64_t> parse_lengths(const std::string& list) {
-    std::vector<int64_t> lengths;
-    for (const std::string& item : eval::split_comma_list(list)) {
-        int64_t length = 0;
-        const char* end = item.data() + item.size();
-        const auto [ptr, error] = std::from_chars(item.data(), end, length);
-        if (item.empty() || error != std::errc() || ptr != end || length <= 0) {
-            throw CliError(fmt::format("--lengths '{}' has the invalid length '{}'; write positive token counts "
-                                       "such as 4096 or 2048,4096",
-                                       list, item));
-        }
-        lengths.push_back(length);
-    }
-    return lengths;
-}
-
-std::vector<std::string> parse_tasks(const std::string& list) {
-    if (list.empty()) return {};
-    std::vector<std::string> tasks = eval::split_comma_list(list);
-    for (const std::string& task : tasks) {
-        if (task.empty()) {
-            throw CliError(fmt::format("--tasks '{}' has an empty item; separate task names with single commas", list));
-        }
-    }
-    return tasks;
-}
-
 void add_eval_options(CLI::App& command, EvalArgs& args) {
-    add_selection_options(command, args);
+    add_sample_options(command, args);
     add_run_shape_options(command, args);
     add_knob_options(command, args);
 }
@@ -147,17 +105,8 @@ EvalPlan finish_eval_args(const EvalArgs& args) {
     check_counts(args);
     EvalPlan plan;
 
-    eval::SampleSelection& selection = plan.selection;
-    if (args.suite != "ruler" && args.suite != "real" && args.suite != "all") {
-        throw CliError(fmt::format("--suite '{}' is invalid; use ruler, real or all", args.suite));
-    }
-    selection.suite = args.suite;
-    selection.lengths = parse_lengths(args.lengths);
-    selection.n_samples = args.samples;
-    selection.tasks = parse_tasks(args.tasks);
-    selection.longbench_files = args.longbench;
-    selection.data_dir = args.data_dir;
-    selection.seed = args.seed;
+    plan.selection = parse_selection(args.selection);
+    plan.selection.longbench_files = args.longbench;
 
     eval::EvalOptions& options = plan.options;
     const BudgetMode budget = parse_option("--budget", [&] { return eval::parse_budget(args.budget); });
@@ -169,7 +118,7 @@ EvalPlan finish_eval_args(const EvalArgs& args) {
     options.compression = args.compression;
     options.compression.budget = budget;
     options.compression.value_weighting = !args.no_value_weighting;
-    options.compression.seed = args.seed;
+    options.compression.seed = args.selection.seed;
     options.compression.ratio = 0;
     options.max_batch = args.batch;
     options.prefill_chunk = args.prefill_chunk;
@@ -190,7 +139,7 @@ EvalPlan finish_eval_args(const EvalArgs& args) {
     if (args.probes < 1) throw CliError(fmt::format("--probes {} is invalid; use at least 1", args.probes));
     options.nll_stride = args.nll_stride;
     options.online.n_probes = args.probes;
-    options.online.seed = args.seed;
+    options.online.seed = args.selection.seed;
     try {
         validate(options.compression);
     } catch (const std::invalid_argument& e) {

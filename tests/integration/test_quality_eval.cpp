@@ -20,6 +20,7 @@
 #include "calibrate/model_digest.h"
 #include "compactor/online_calibration.h"
 #include "integration/cli_process.h"
+#include "integration/quality_checks.h"
 
 namespace compactor::test {
 namespace {
@@ -55,28 +56,13 @@ std::vector<std::string> with_calibration(std::vector<std::string> args, const f
 }
 
 // Writes a calibration file for `sha256` and compactor with the eval's
-// default per_layer budget, with every field set as calibrate fit would.
+// default per_layer budget, fitted as kAlpha and kBeta.
 fs::path write_calibration_file(const fs::path& path, const std::string& sha256) {
-    calibrate::Calibration c;
-    c.model_name = "SmolLM2-135M-Instruct";
-    c.model_file = "SmolLM2-135M-Instruct.Q4_1.gguf";
-    c.model_sha256 = sha256;
-    c.method = "compactor";
-    c.budget = "per_layer";
-    c.scorer_settings = json::object();
-    c.nll_stride = 4;
-    c.fit = calibrate::CalibrationFit{};
-    c.fit.alpha = kAlpha;
-    c.fit.beta = kBeta;
-    c.fit.n_triples = 3;
-    c.fit.converged = true;
-    c.suite = "ruler";
-    c.lengths = {512};
-    c.kept_grid = {0.25, 0.5, 0.75};
-    c.n_samples = 1;
-    c.command = "written by test_quality_eval";
-    calibrate::write_calibration(path.string(), c);
-    return path;
+    CalibrationFor spec;
+    spec.sha256 = sha256;
+    spec.alpha = kAlpha;
+    spec.beta = kBeta;
+    return write_calibration_file(path, spec);
 }
 
 std::vector<json> read_lines(const fs::path& path) {
@@ -105,38 +91,6 @@ std::map<std::string, json> by_variant(const std::vector<json>& lines) {
         keyed[variant] = line;
     }
     return keyed;
-}
-
-// k* = 1 + ln(τ + (1 − τ)·e^(−b)) / b, raised to the minimum kept fraction.
-double closed_form_kept_fraction(double tau, double b) {
-    const double kept = 1.0 + std::log(tau + (1.0 - tau) * std::exp(-b)) / b;
-    return std::max(calibrate::kMinKeptFraction, kept);
-}
-
-// Replays the binary search of calibrate_online over `grid` with the pass or
-// fail of each reported candidate, and returns the kept fraction it chooses.
-double replay_binary_search(const std::vector<double>& grid, const json& candidates, double tau) {
-    size_t low = 0;
-    size_t high = grid.size();
-    size_t step = 0;
-    while (low < high) {
-        const size_t mid = (low + high) / 2;
-        if (step >= candidates.size()) {
-            ADD_FAILURE() << "the search stopped after " << step << " candidates but would try kept fraction "
-                          << grid[mid];
-            return -1.0;
-        }
-        const json& candidate = candidates[step];
-        EXPECT_EQ(candidate.value("kept_fraction", -1.0), grid[mid]) << "candidate " << step;
-        if (candidate.value("quality_ratio", 0.0) >= tau) {
-            high = mid;
-        } else {
-            low = mid + 1;
-        }
-        ++step;
-    }
-    EXPECT_EQ(step, candidates.size()) << "more candidates than the binary search tries";
-    return high < grid.size() ? grid[high] : 1.0;
 }
 
 void expect_fixed_lines(const json& none, const json& whole) {
@@ -228,6 +182,18 @@ std::string error_line(const ProcessResult& result) {
     return "";
 }
 
+// Expects eval to exit with 1 and one error line that names every word,
+// before it wrote any results to `out`.
+void expect_eval_error(const ProcessResult& result, const fs::path& out, const std::vector<std::string>& words) {
+    EXPECT_EQ(result.exit_code, 1) << result.err;
+    const std::string line = error_line(result);
+    ASSERT_FALSE(line.empty()) << "no 'error: ' line in stderr:\n" << result.err;
+    for (const std::string& word : words) {
+        EXPECT_NE(line.find(word), std::string::npos) << "'" << word << "' missing from: " << line;
+    }
+    EXPECT_FALSE(fs::exists(out / "results.jsonl"));
+}
+
 TEST(QualityEval, LinesSummaryAndResume) {
     const std::string model = real_model_path();
     if (!fs::is_regular_file(model)) GTEST_SKIP() << missing_model_message(model);
@@ -296,13 +262,7 @@ TEST(QualityEval, MissingCalibrationNamesMethod) {
 
     const ProcessResult result = run_compactor(eval_args(model, out, "fitted,online"),
                                                "COMPACTOR_CALIBRATION_DIR=" + shell_quote(empty_folder.string()));
-    EXPECT_EQ(result.exit_code, 1) << result.err;
-    const std::string line = error_line(result);
-    ASSERT_FALSE(line.empty()) << "no 'error: ' line in stderr:\n" << result.err;
-    EXPECT_NE(line.find("no fitted calibration"), std::string::npos) << line;
-    EXPECT_NE(line.find("compactor:per_layer"), std::string::npos) << line;
-    EXPECT_NE(line.find("--methods compactor"), std::string::npos) << line;
-    EXPECT_FALSE(fs::exists(out / "results.jsonl"));
+    expect_eval_error(result, out, {"no fitted calibration", "compactor:per_layer", "--methods compactor"});
 }
 
 TEST(QualityEval, CalibrationForOtherModelRejected) {
@@ -314,12 +274,8 @@ TEST(QualityEval, CalibrationForOtherModelRejected) {
     const fs::path out = dir.path() / "out";
 
     const ProcessResult result = run_compactor(with_calibration(eval_args(model, out, "fitted"), calibration));
-    EXPECT_EQ(result.exit_code, 1) << result.err;
-    const std::string line = error_line(result);
-    EXPECT_NE(line.find("fitted for model"), std::string::npos) << result.err;
-    EXPECT_NE(line.find(other_sha256.substr(0, 12)), std::string::npos) << result.err;
-    EXPECT_NE(line.find(calibrate::file_sha256(model).substr(0, 12)), std::string::npos) << result.err;
-    EXPECT_FALSE(fs::exists(out / "results.jsonl"));
+    expect_eval_error(result, out,
+                      {"fitted for model", other_sha256.substr(0, 12), calibrate::file_sha256(model).substr(0, 12)});
 }
 
 TEST(QualityEval, OnlineNeedsNoCalibrationFile) {
@@ -373,14 +329,7 @@ TEST(QualityEval, InvalidQualityOptionsNameValue) {
             *(option + 1) = c.value;
         }
 
-        const ProcessResult result = run_compactor(args);
-        EXPECT_EQ(result.exit_code, 1) << result.err;
-        const std::string line = error_line(result);
-        ASSERT_FALSE(line.empty()) << "no 'error: ' line in stderr:\n" << result.err;
-        for (const std::string& word : c.words) {
-            EXPECT_NE(line.find(word), std::string::npos) << "'" << word << "' missing from: " << line;
-        }
-        EXPECT_FALSE(fs::exists(out / "results.jsonl"));
+        expect_eval_error(run_compactor(args), out, c.words);
     }
 }
 

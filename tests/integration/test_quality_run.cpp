@@ -18,6 +18,7 @@
 #include "calibrate/model_digest.h"
 #include "compactor/online_calibration.h"
 #include "integration/cli_process.h"
+#include "integration/quality_checks.h"
 
 namespace compactor::test {
 namespace {
@@ -53,47 +54,6 @@ json parse_stdout(const ProcessResult& result) {
     }
 }
 
-// k* = 1 + ln(τ + (1 − τ)·e^(−b)) / b, raised to the minimum kept fraction.
-double closed_form_kept_fraction(double tau, double b) {
-    if (tau == 1.0) return 1.0;
-    const double kept = 1.0 + std::log(tau + (1.0 - tau) * std::exp(-b)) / b;
-    return std::max(calibrate::kMinKeptFraction, kept);
-}
-
-struct CalibrationFor {
-    std::string sha256;
-    std::string method = "compactor";
-    std::string budget = "per_layer";  // the default --budget of run
-    std::string model_name = "SmolLM2-135M-Instruct";
-    double alpha = 1.0;
-    double beta = -6.0;
-};
-
-// Writes a calibration file with every field set, as calibrate fit would.
-fs::path write_calibration_file(const TempDir& dir, const std::string& name, const CalibrationFor& spec) {
-    calibrate::Calibration c;
-    c.model_name = spec.model_name;
-    c.model_file = "SmolLM2-135M-Instruct.Q4_1.gguf";
-    c.model_sha256 = spec.sha256;
-    c.method = spec.method;
-    c.budget = spec.budget;
-    c.scorer_settings = json::object();
-    c.nll_stride = 4;
-    c.fit = calibrate::CalibrationFit{};
-    c.fit.alpha = spec.alpha;
-    c.fit.beta = spec.beta;
-    c.fit.n_triples = 3;
-    c.fit.converged = true;
-    c.suite = "ruler";
-    c.lengths = {1024};
-    c.kept_grid = {0.25, 0.5, 0.75};
-    c.n_samples = 1;
-    c.command = "written by test_quality_run";
-    const fs::path path = dir.path() / name;
-    calibrate::write_calibration(path.string(), c);
-    return path;
-}
-
 void expect_error_names(const ProcessResult& result, const std::vector<std::string>& words) {
     EXPECT_EQ(result.exit_code, 1) << "stdout:\n" << result.out << "\nstderr:\n" << result.err;
     // A wrong calibration is found before the document is prefilled.
@@ -111,7 +71,7 @@ TEST(QualityRun, FittedChoiceFollowsCalibrationFile) {
     const fs::path context = short_document(dir, 600);
     CalibrationFor spec;
     spec.sha256 = calibrate::file_sha256(model);
-    const fs::path calibration = write_calibration_file(dir, "fit.json", spec);
+    const fs::path calibration = write_calibration_file(dir.path() / "fit.json", spec);
     const double tau = 0.9;
 
     const ProcessResult result = run_compactor(
@@ -160,7 +120,7 @@ TEST(QualityRun, FittedTextReportShowsChoice) {
     const fs::path context = short_document(dir, 600);
     CalibrationFor spec;
     spec.sha256 = calibrate::file_sha256(model);
-    const fs::path calibration = write_calibration_file(dir, "fit.json", spec);
+    const fs::path calibration = write_calibration_file(dir.path() / "fit.json", spec);
 
     const ProcessResult result =
         run_compactor(run_args(model, context, {"--quality", "0.9", "--calibration", calibration.string()}));
@@ -169,53 +129,46 @@ TEST(QualityRun, FittedTextReportShowsChoice) {
     EXPECT_NE(result.out.find("-> kept fraction"), std::string::npos) << result.out;
 }
 
+// Runs `compactor run --json --quality 0.9 --method compactor` on a short
+// document with a calibration file written from `spec`, which a test makes
+// wrong in one field, and expects an error that names `words` and the file.
+void expect_calibration_rejected(const CalibrationFor& spec, std::vector<std::string> words) {
+    const std::string model = real_model_path();
+    if (!fs::is_regular_file(model)) GTEST_SKIP() << missing_model_message(model);
+    TempDir dir;
+    const fs::path context = short_document(dir, 600);
+    CalibrationFor with_sha256 = spec;
+    if (with_sha256.sha256.empty()) with_sha256.sha256 = calibrate::file_sha256(model);
+    const fs::path calibration = write_calibration_file(dir.path() / "calibration.json", with_sha256);
+
+    const std::vector<std::string> options = {"--json",   "--quality", "0.9",           "--method",
+                                              "compactor", "--calibration", calibration.string()};
+    const ProcessResult result = run_compactor(run_args(model, context, options));
+    words.push_back(calibration.string());
+    expect_error_names(result, words);
+}
+
 TEST(QualityRun, CalibrationForOtherModelRejected) {
     const std::string model = real_model_path();
     if (!fs::is_regular_file(model)) GTEST_SKIP() << missing_model_message(model);
-    TempDir dir;
-    const fs::path context = short_document(dir, 600);
     CalibrationFor spec;
     spec.sha256 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
     spec.model_name = "OtherModel-1B";
-    const fs::path calibration = write_calibration_file(dir, "other-model.json", spec);
     const std::string real_sha256 = calibrate::file_sha256(model);
-
-    const ProcessResult result =
-        run_compactor(run_args(model, context, {"--json", "--quality", "0.9", "--calibration", calibration.string()}));
-    expect_error_names(result, {"fitted for model", "OtherModel-1B", spec.sha256.substr(0, 12),
-                                real_sha256.substr(0, 12), calibration.string()});
+    expect_calibration_rejected(
+        spec, {"fitted for model", "OtherModel-1B", spec.sha256.substr(0, 12), real_sha256.substr(0, 12)});
 }
 
 TEST(QualityRun, CalibrationForOtherMethodRejected) {
-    const std::string model = real_model_path();
-    if (!fs::is_regular_file(model)) GTEST_SKIP() << missing_model_message(model);
-    TempDir dir;
-    const fs::path context = short_document(dir, 600);
     CalibrationFor spec;
-    spec.sha256 = calibrate::file_sha256(model);
     spec.method = "snapkv";
-    const fs::path calibration = write_calibration_file(dir, "snapkv.json", spec);
-
-    const std::vector<std::string> options = {"--json",   "--quality",     "0.9",
-                                              "--method", "compactor",     "--calibration",
-                                              calibration.string()};
-    const ProcessResult result = run_compactor(run_args(model, context, options));
-    expect_error_names(result, {"fitted for method snapkv", "the method is compactor"});
+    expect_calibration_rejected(spec, {"fitted for method snapkv", "the method is compactor"});
 }
 
 TEST(QualityRun, CalibrationForOtherBudgetRejected) {
-    const std::string model = real_model_path();
-    if (!fs::is_regular_file(model)) GTEST_SKIP() << missing_model_message(model);
-    TempDir dir;
-    const fs::path context = short_document(dir, 600);
     CalibrationFor spec;
-    spec.sha256 = calibrate::file_sha256(model);
     spec.budget = "per_head";
-    const fs::path calibration = write_calibration_file(dir, "per-head.json", spec);
-
-    const ProcessResult result =
-        run_compactor(run_args(model, context, {"--json", "--quality", "0.9", "--calibration", calibration.string()}));
-    expect_error_names(result, {"fitted for budget per_head", "the budget is per_layer"});
+    expect_calibration_rejected(spec, {"fitted for budget per_head", "the budget is per_layer"});
 }
 
 TEST(QualityRun, MissingCalibrationFileRejected) {
@@ -252,10 +205,10 @@ TEST(QualityRun, CalibrationFoundInFolder) {
     fs::create_directory(folder);
     const std::string sha256 = calibrate::file_sha256(model);
     CalibrationFor snapkv{sha256, "snapkv"};
-    write_calibration_file(dir, "calibration/a.snapkv.json", snapkv);
+    write_calibration_file(dir.path() / "calibration/a.snapkv.json", snapkv);
     CalibrationFor compactor_spec{sha256, "compactor"};
     compactor_spec.beta = -5.0;
-    const fs::path matching = write_calibration_file(dir, "calibration/b.compactor.json", compactor_spec);
+    const fs::path matching = write_calibration_file(dir.path() / "calibration/b.compactor.json", compactor_spec);
 
     const ProcessResult result = run_compactor(run_args(model, context, {"--json", "--quality", "0.9"}),
                                                "COMPACTOR_CALIBRATION_DIR=" + shell_quote(folder.string()));
@@ -264,33 +217,6 @@ TEST(QualityRun, CalibrationFoundInFolder) {
     ASSERT_TRUE(quality.is_object());
     EXPECT_EQ(quality.value("calibration_file", ""), matching.string());
     EXPECT_EQ(quality.value("beta", 0.0), -5.0);
-}
-
-// Replays the binary search of calibrate_online over `grid` with the pass or
-// fail of each reported candidate, and returns the kept fraction it chooses.
-// Fails the test when the reported candidates are not the ones it would try.
-double replay_binary_search(const std::vector<double>& grid, const json& candidates, double tau) {
-    size_t low = 0;
-    size_t high = grid.size();
-    size_t step = 0;
-    while (low < high) {
-        const size_t mid = (low + high) / 2;
-        if (step >= candidates.size()) {
-            ADD_FAILURE() << "the search stopped after " << step << " candidates but would try kept fraction "
-                          << grid[mid];
-            return -1.0;
-        }
-        const json& candidate = candidates[step];
-        EXPECT_EQ(candidate.value("kept_fraction", -1.0), grid[mid]) << "candidate " << step;
-        if (candidate.value("quality_ratio", 0.0) >= tau) {
-            high = mid;
-        } else {
-            low = mid + 1;
-        }
-        ++step;
-    }
-    EXPECT_EQ(step, candidates.size()) << "more candidates than the binary search tries";
-    return high < grid.size() ? grid[high] : 1.0;
 }
 
 TEST(QualityRun, OnlineChoiceFollowsBinarySearch) {

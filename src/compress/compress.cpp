@@ -55,9 +55,12 @@ KeptRows select_layer(const ScoreSet& scores, int il, int n_head_kv, int64_t n_k
     return select_per_layer(layer, n_head_kv, scores.n_tokens, n_keep, range, options.head_floor);
 }
 
-// Select each layer's rows and compact the cache; layer budgets come from
-// scores.layer_keep when the scorer set one, clamped to [protected, n].
-void compact_layers(KvCache& cache, const ScoreSet& scores, ScoredRange range, const CompressionOptions& options) {
+// Select each layer's rows and pass them to apply(il, kept). Layer budgets
+// come from scores.layer_keep when the scorer set one, clamped to
+// [protected, n].
+template <typename Apply>
+void select_layers(const KvCache& cache, const ScoreSet& scores, ScoredRange range, const CompressionOptions& options,
+                   Apply apply) {
     const int64_t n_tokens = scores.n_tokens;
     const int64_t n_keep = keep_count(n_tokens, options.ratio, range);
     std::vector<int64_t> layer_keep(static_cast<size_t>(cache.n_layer()), n_keep);
@@ -71,21 +74,31 @@ void compact_layers(KvCache& cache, const ScoreSet& scores, ScoredRange range, c
         for (int64_t& keep : layer_keep) keep = std::clamp(keep, n_protected, n_tokens);
     }
     for (int il = 0; il < cache.n_layer(); ++il) {
-        const KeptRows kept =
-            select_layer(scores, il, cache.n_head_kv(), layer_keep[static_cast<size_t>(il)], range, options);
-        for (int h = 0; h < cache.n_head_kv(); ++h) cache.compact(il, h, kept[static_cast<size_t>(h)]);
+        apply(il, select_layer(scores, il, cache.n_head_kv(), layer_keep[static_cast<size_t>(il)], range, options));
     }
+}
+
+void compact_layers(KvCache& cache, const ScoreSet& scores, ScoredRange range, const CompressionOptions& options) {
+    select_layers(cache, scores, range, options, [&](int il, const KeptRows& kept) {
+        for (int h = 0; h < cache.n_head_kv(); ++h) cache.compact(il, h, kept[static_cast<size_t>(h)]);
+    });
+}
+
+// The report's fields before compression, with kept_fraction 1.
+CompressionReport report_before(const KvCache& cache) {
+    CompressionReport report;
+    report.n_tokens = cache.max_length();
+    report.rows_before = cache.total_rows();
+    report.bytes_before = cache.size_bytes();
+    measure(cache, report);
+    return report;
 }
 
 }  // namespace
 
 CompressionReport compress(KvCache& cache, Scorer* scorer, const CompressionOptions& options) {
     validate(options);
-    CompressionReport report;
-    report.n_tokens = cache.max_length();
-    report.rows_before = cache.total_rows();
-    report.bytes_before = cache.size_bytes();
-    measure(cache, report);
+    CompressionReport report = report_before(cache);
 
     if (scorer == nullptr || options.ratio == 0.0) {
         spdlog::info("compress: method {} at ratio {}: cache left unchanged ({} tokens, {} bytes)", options.method,
@@ -123,11 +136,7 @@ CompressionReport compress(KvCache& cache, Scorer* scorer, const CompressionOpti
 
 CompressionReport compress_with_scores(KvCache& cache, const ScoreSet& scores, const CompressionOptions& options) {
     validate(options);
-    CompressionReport report;
-    report.n_tokens = cache.max_length();
-    report.rows_before = cache.total_rows();
-    report.bytes_before = cache.size_bytes();
-    measure(cache, report);
+    CompressionReport report = report_before(cache);
 
     if (options.method == "none" || options.ratio == 0.0) return report;
     const ScoredRange range = scored_range(report.n_tokens, options.sink, options.recent);
@@ -144,6 +153,39 @@ CompressionReport compress_with_scores(KvCache& cache, const ScoreSet& scores, c
     spdlog::debug("compress: {} at ratio {} from precomputed scores: kept {} of {} rows, {:.3f} s", options.method,
                   options.ratio, report.rows_after, report.rows_before, report.compact_s);
     return report;
+}
+
+CompressedCopy compressed_copy(const KvCache& cache, const ScoreSet& scores, const CompressionOptions& options,
+                               int64_t n_room) {
+    validate(options);
+    CompressedCopy out;
+    out.report = report_before(cache);
+    CompressionReport& report = out.report;
+
+    if (options.method == "none" || options.ratio == 0.0) {
+        out.cache = cache.copy_with_room(n_room);
+        return out;
+    }
+    const ScoredRange range = scored_range(report.n_tokens, options.sink, options.recent);
+    if (range.size() <= 0) {
+        report.skipped = true;
+        out.cache = cache.copy_with_room(n_room);
+        return out;
+    }
+    check_scores_match_cache(cache, scores);
+
+    const Clock::time_point compact_start = Clock::now();
+    out.cache = cache.empty_like();
+    select_layers(cache, scores, range, options, [&](int il, const KeptRows& kept) {
+        for (int h = 0; h < cache.n_head_kv(); ++h) {
+            out.cache.gather_rows(il, h, cache, kept[static_cast<size_t>(h)], n_room);
+        }
+    });
+    report.compact_s = seconds_since(compact_start);
+    measure(out.cache, report);
+    spdlog::debug("compress: {} at ratio {} from precomputed scores into a copy: kept {} of {} rows, {:.3f} s",
+                  options.method, options.ratio, report.rows_after, report.rows_before, report.compact_s);
+    return out;
 }
 
 }  // namespace compactor

@@ -127,4 +127,16 @@ CompressionReport compress(KvCache& cache, Scorer* scorer, const CompressionOpti
 // finalize() serving several ratios and budgets); report.score_s is 0.
 CompressionReport compress_with_scores(KvCache& cache, const ScoreSet& scores, const CompressionOptions& options);
 
+// A compressed copy of a cache and its report.
+struct CompressedCopy {
+    KvCache cache;
+    CompressionReport report;
+};
+
+// What compress_with_scores() leaves in a copy of `cache`, built by copying
+// only the kept rows, with room for n_room more rows per head. `cache` is
+// unchanged. report.compact_s includes the copy.
+CompressedCopy compressed_copy(const KvCache& cache, const ScoreSet& scores, const CompressionOptions& options,
+                               int64_t n_room = 0);
+
 }  // namespace compactor

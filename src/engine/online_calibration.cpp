@@ -131,13 +131,11 @@ public:
         CalibrationCandidate candidate;
         candidate.kept_fraction = grid_[index];
 
-        KvCache compressed = full_cache_;
         CompressionOptions candidate_options = options_;
         candidate_options.ratio = 1.0 - grid_[index];
-        const CompressionReport report = compress_with_scores(compressed, scores_, candidate_options);
-        compressed.reserve(room_);
-        candidate.kept_measured = report.kept_fraction;
-        candidate.probe_nll = probe_nll(model_, compressed, probes_);
+        CompressedCopy compressed = compressed_copy(full_cache_, scores_, candidate_options, room_);
+        candidate.kept_measured = compressed.report.kept_fraction;
+        candidate.probe_nll = probe_nll(model_, compressed.cache, probes_);
         candidate.quality_ratio = candidate.probe_nll > 0 ? probe_nll_full_ / candidate.probe_nll : 1.0;
         candidate.seconds = time.elapsed_s();
         spdlog::debug("online calibration: kept {:.3f} (measured {:.3f}): probe NLL {:.4f}, ratio {:.4f}, {:.2f} s",

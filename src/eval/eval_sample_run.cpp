@@ -7,6 +7,7 @@
 #include <set>
 #include <span>
 #include <stdexcept>
+#include <utility>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -255,9 +256,10 @@ SampleRunResult run_sample(const Engine& engine, const EvalOptions& options, con
                 outcome.quality = choose_quality_ratio(options, context_nll, variants[i], online[i]);
                 compression.ratio = outcome.quality->ratio;
             }
-            copy.emplace(prefill.cache);
             const MethodScores& scored = prefill.methods.at(variants[i].spec.method);
-            outcome.report = compress_with_scores(*copy, scored.scores, compression);
+            CompressedCopy compressed = compressed_copy(prefill.cache, scored.scores, compression);
+            outcome.report = compressed.report;
+            copy.emplace(std::move(compressed.cache));
             outcome.kept_hash = kept_rows_hash(*copy);
         }
 

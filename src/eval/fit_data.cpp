@@ -3,6 +3,7 @@
 #include <array>
 #include <cctype>
 #include <stdexcept>
+#include <utility>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -75,8 +76,9 @@ SampleFitData measure_fit_sample(const Engine& engine, const Sample& sample, con
             CompressionOptions point_options = options.compression;
             point_options.method = method;
             point_options.ratio = 1.0 - kept;
-            caches.push_back(prefill.cache);
-            kept_measured.push_back(compress_with_scores(caches.back(), scored.scores, point_options).kept_fraction);
+            CompressedCopy compressed = compressed_copy(prefill.cache, scored.scores, point_options);
+            kept_measured.push_back(compressed.report.kept_fraction);
+            caches.push_back(std::move(compressed.cache));
         }
 
         std::vector<ForcedRequest> requests;

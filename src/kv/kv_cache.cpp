@@ -30,6 +30,38 @@ void compact_rows(std::vector<T>& rows, std::span<const int64_t> keep, size_t wi
     rows.shrink_to_fit();
 }
 
+// Copy the rows at `keep` of a [length × width] array into `to`, in order,
+// leaving capacity for n_room more rows.
+template <typename T>
+void gather_into(const std::vector<T>& from, std::span<const int64_t> keep, size_t width, int64_t n_room,
+                 std::vector<T>& to) {
+    to.clear();
+    to.reserve((keep.size() + static_cast<size_t>(n_room)) * width);
+    for (const int64_t index : keep) {
+        const auto row = from.begin() + static_cast<std::ptrdiff_t>(static_cast<size_t>(index) * width);
+        to.insert(to.end(), row, row + static_cast<std::ptrdiff_t>(width));
+    }
+}
+
+// Throws std::invalid_argument unless `keep` is strictly increasing and
+// inside [0, n_rows). `caller` names the method in the message.
+void check_keep(std::span<const int64_t> keep, int64_t n_rows, int il, int h, const char* caller) {
+    for (size_t i = 0; i < keep.size(); ++i) {
+        if (keep[i] < 0 || keep[i] >= n_rows) {
+            throw std::invalid_argument(fmt::format(
+                "KvCache::{}: index {} (entry {}) is out of range for layer {} head {} "
+                "with {} rows",
+                caller, keep[i], i, il, h, n_rows));
+        }
+        if (i > 0 && keep[i] <= keep[i - 1]) {
+            throw std::invalid_argument(fmt::format(
+                "KvCache::{}: indices must be strictly increasing, but entry {} is {} after {} "
+                "(layer {} head {}); sort and deduplicate them first",
+                caller, i, keep[i], keep[i - 1], il, h));
+        }
+    }
+}
+
 }  // namespace
 
 KvCache::KvCache(int n_layer, int n_head_kv, int head_dim, int64_t reserve_tokens)
@@ -164,26 +196,41 @@ void KvCache::reserve(int64_t n_rows) {
 void KvCache::compact(int il, int h, std::span<const int64_t> keep) {
     check_head(il, h);
     Head& hd = head(il, h);
-    const int64_t n_rows = static_cast<int64_t>(hd.pos.size());
-
-    for (size_t i = 0; i < keep.size(); ++i) {
-        if (keep[i] < 0 || keep[i] >= n_rows) {
-            throw std::invalid_argument(fmt::format(
-                "KvCache::compact: index {} (entry {}) is out of range for layer {} head {} "
-                "with {} rows",
-                keep[i], i, il, h, n_rows));
-        }
-        if (i > 0 && keep[i] <= keep[i - 1]) {
-            throw std::invalid_argument(fmt::format(
-                "KvCache::compact: indices must be strictly increasing, but entry {} is {} after {} "
-                "(layer {} head {}); sort and deduplicate them first",
-                i, keep[i], keep[i - 1], il, h));
-        }
-    }
+    check_keep(keep, static_cast<int64_t>(hd.pos.size()), il, h, "compact");
 
     compact_rows(hd.k, keep, static_cast<size_t>(head_dim_));
     compact_rows(hd.v, keep, static_cast<size_t>(head_dim_));
     compact_rows(hd.pos, keep, 1);
+}
+
+void KvCache::gather_rows(int il, int h, const KvCache& source, std::span<const int64_t> keep, int64_t n_room) {
+    check_head(il, h);
+    if (source.n_layer_ != n_layer_ || source.n_head_kv_ != n_head_kv_ || source.head_dim_ != head_dim_) {
+        throw std::invalid_argument(fmt::format(
+            "KvCache::gather_rows: the source has {} layers, {} KV heads and head_dim {}, but this cache has {}, "
+            "{} and {}; gather from a cache of the same model",
+            source.n_layer_, source.n_head_kv_, source.head_dim_, n_layer_, n_head_kv_, head_dim_));
+    }
+    if (n_room < 0) {
+        throw std::invalid_argument(fmt::format("KvCache::gather_rows: n_room is {}, expected >= 0", n_room));
+    }
+    const Head& from = source.head(il, h);
+    check_keep(keep, static_cast<int64_t>(from.pos.size()), il, h, "gather_rows");
+
+    Head& to = head(il, h);
+    gather_into(from.k, keep, static_cast<size_t>(head_dim_), n_room, to.k);
+    gather_into(from.v, keep, static_cast<size_t>(head_dim_), n_room, to.v);
+    gather_into(from.pos, keep, 1, n_room, to.pos);
+}
+
+KvCache KvCache::empty_like() const {
+    KvCache empty;
+    empty.n_layer_ = n_layer_;
+    empty.n_head_kv_ = n_head_kv_;
+    empty.head_dim_ = head_dim_;
+    empty.next_pos_ = next_pos_;
+    empty.heads_.resize(heads_.size());
+    return empty;
 }
 
 size_t KvCache::size_bytes() const {

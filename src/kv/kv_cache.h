@@ -59,6 +59,16 @@ public:
     // place, and release the freed memory.
     void compact(int il, int h, std::span<const int64_t> keep);
 
+    // Make head (il, h) hold the rows `keep` (as for compact()) of the same
+    // head of `source`, a cache of this shape, with room for n_room more rows.
+    // Gathering into empty_like() copies only the kept rows, unlike a copy
+    // followed by compact().
+    void gather_rows(int il, int h, const KvCache& source, std::span<const int64_t> keep, int64_t n_room = 0);
+
+    // A cache with this one's shape and next_pos() and no rows, for
+    // gather_rows() to fill.
+    KvCache empty_like() const;
+
     // Bytes of stored keys and values (rows × head_dim × 2 × sizeof(float)),
     // the figure reported to users; positions are bookkeeping and excluded.
     size_t size_bytes() const;

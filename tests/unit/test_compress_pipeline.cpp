@@ -208,5 +208,56 @@ TEST(CompressPipeline, BadRatioRejected) {
     EXPECT_EQ(p.cache.total_rows(), kShape.n_layer * kShape.n_head_kv * 50);
 }
 
+void expect_same_cache(const KvCache& a, const KvCache& b) {
+    ASSERT_EQ(a.n_layer(), b.n_layer());
+    ASSERT_EQ(a.n_head_kv(), b.n_head_kv());
+    EXPECT_EQ(a.next_pos(), b.next_pos());
+    for (int il = 0; il < a.n_layer(); ++il) {
+        for (int h = 0; h < a.n_head_kv(); ++h) {
+            EXPECT_EQ(positions(a, il, h), positions(b, il, h)) << "layer " << il << " head " << h;
+            EXPECT_TRUE(std::ranges::equal(a.keys(il, h), b.keys(il, h))) << "layer " << il << " head " << h;
+            EXPECT_TRUE(std::ranges::equal(a.values(il, h), b.values(il, h))) << "layer " << il << " head " << h;
+        }
+    }
+}
+
+// compressed_copy() gathers the rows compress_with_scores() keeps in place,
+// and leaves its source whole.
+TEST(CompressPipeline, CompressedCopyMatchesInPlace) {
+    for (const BudgetMode budget : {BudgetMode::per_head, BudgetMode::per_layer}) {
+        for (const double ratio : {0.0, 0.5, 0.9}) {
+            SCOPED_TRACE(testing::Message() << "budget " << static_cast<int>(budget) << " ratio " << ratio);
+            const int64_t n = 150;
+            const CompressionOptions o = small_options(budget, ratio);
+            Prefilled p = prefill(o, n);
+            const ScoreSet scores = p.scorer->finalize(p.cache);
+
+            KvCache in_place = p.cache;
+            const CompressionReport expected = compress_with_scores(in_place, scores, o);
+            const CompressedCopy copied = compressed_copy(p.cache, scores, o, 4);
+
+            expect_same_cache(copied.cache, in_place);
+            EXPECT_EQ(copied.report.rows_before, expected.rows_before);
+            EXPECT_EQ(copied.report.rows_after, expected.rows_after);
+            EXPECT_EQ(copied.report.bytes_after, expected.bytes_after);
+            EXPECT_EQ(copied.report.kept_fraction, expected.kept_fraction);
+            EXPECT_EQ(copied.report.skipped, expected.skipped);
+            EXPECT_EQ(p.cache.total_rows(), kShape.n_layer * kShape.n_head_kv * n);
+        }
+    }
+}
+
+TEST(CompressPipeline, CompressedCopyOfShortContextIsWhole) {
+    const CompressionOptions o = small_options(BudgetMode::per_layer, 0.5);
+    const int64_t n = o.sink + o.recent;
+    Prefilled p = prefill(o, n);
+    const ScoreSet scores = p.scorer->finalize(p.cache);
+
+    const CompressedCopy copied = compressed_copy(p.cache, scores, o);
+    EXPECT_TRUE(copied.report.skipped);
+    EXPECT_EQ(copied.report.kept_fraction, 1.0);
+    expect_same_cache(copied.cache, p.cache);
+}
+
 }  // namespace
 }  // namespace compactor

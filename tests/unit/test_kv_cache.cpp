@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "kv/kv_cache.h"
@@ -275,6 +276,62 @@ TEST(KvCache, CopyWithRoomAppendsInPlace) {
     EXPECT_EQ(copy.length(1, 0), 5);
     EXPECT_EQ(cache.length(1, 0), 2);
     EXPECT_THROW(cache.copy_with_room(-1), std::invalid_argument);
+}
+
+TEST(KvCache, GatherRowsMatchesCompact) {
+    KvCache cache(kLayers, kHeadsKv, kHeadDim);
+    append_tokens(cache, 0, 8);
+    const std::vector<std::vector<int64_t>> keep = {{0, 3, 7}, {1, 2}, {}, {0, 1, 2, 3, 4, 5, 6, 7}, {5}, {2, 6}};
+
+    KvCache compacted = cache;
+    KvCache gathered = cache.empty_like();
+    EXPECT_EQ(gathered.next_pos(), cache.next_pos());
+    EXPECT_EQ(gathered.total_rows(), 0);
+    for (int il = 0; il < kLayers; ++il) {
+        for (int h = 0; h < kHeadsKv; ++h) {
+            const std::vector<int64_t>& rows = keep[static_cast<size_t>(il * kHeadsKv + h)];
+            compacted.compact(il, h, rows);
+            gathered.gather_rows(il, h, cache, rows);
+        }
+    }
+    expect_same_rows(gathered, compacted);
+    EXPECT_EQ(gathered.next_pos(), compacted.next_pos());
+    EXPECT_EQ(cache.total_rows(), kLayers * kHeadsKv * 8);
+}
+
+TEST(KvCache, GatherRowsWithRoomAppendsInPlace) {
+    KvCache cache(kLayers, kHeadsKv, kHeadDim);
+    append_tokens(cache, 0, 6);
+    KvCache gathered = cache.empty_like();
+    for (int il = 0; il < kLayers; ++il) {
+        for (int h = 0; h < kHeadsKv; ++h) gathered.gather_rows(il, h, cache, std::vector<int64_t>{1, 4}, 3);
+    }
+
+    const float* keys_before = gathered.keys(1, 0).data();
+    append_tokens(gathered, gathered.next_pos(), 3);
+    EXPECT_EQ(gathered.keys(1, 0).data(), keys_before);
+    EXPECT_EQ(gathered.length(1, 0), 5);
+}
+
+TEST(KvCache, GatherRowsRejectsBadInput) {
+    KvCache cache(kLayers, kHeadsKv, kHeadDim);
+    append_tokens(cache, 0, 5);
+    KvCache target = cache.empty_like();
+
+    EXPECT_THROW(target.gather_rows(0, 0, cache, std::vector<int64_t>{5}), std::invalid_argument);
+    EXPECT_THROW(target.gather_rows(0, 0, cache, std::vector<int64_t>{2, 2}), std::invalid_argument);
+    EXPECT_THROW(target.gather_rows(0, 0, cache, std::vector<int64_t>{-1}), std::invalid_argument);
+    EXPECT_THROW(target.gather_rows(0, 0, cache, std::vector<int64_t>{1}, -1), std::invalid_argument);
+    EXPECT_THROW(target.gather_rows(kLayers, 0, cache, std::vector<int64_t>{1}), std::invalid_argument);
+
+    const KvCache other_shape(kLayers, kHeadsKv, kHeadDim * 2);
+    try {
+        target.gather_rows(0, 0, other_shape, std::vector<int64_t>{});
+        FAIL() << "a source of another shape was accepted";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("head_dim 8"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(target.total_rows(), 0);
 }
 
 }  // namespace

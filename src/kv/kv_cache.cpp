@@ -266,12 +266,7 @@ KvCache KvCache::copy_with_room(int64_t n_rows) const {
     if (n_rows < 0) {
         throw std::invalid_argument(fmt::format("KvCache::copy_with_room: n_rows is {}, expected >= 0", n_rows));
     }
-    KvCache copy;
-    copy.n_layer_ = n_layer_;
-    copy.n_head_kv_ = n_head_kv_;
-    copy.head_dim_ = head_dim_;
-    copy.next_pos_ = next_pos_;
-    copy.heads_.resize(heads_.size());
+    KvCache copy = empty_like();
     const size_t row = static_cast<size_t>(head_dim_);
     for (size_t i = 0; i < heads_.size(); ++i) {
         const Head& from = heads_[i];

@@ -1,5 +1,6 @@
 // Human-readable report of `compactor run`: settings, KV sizes, timings, and
 // each question's full-cache and compressed-cache answers side by side.
+#include <cmath>
 #include <string>
 
 #include <fmt/format.h>
@@ -37,9 +38,12 @@ void print_quality(const RunResult& r) {
     if (!r.quality) return;
     const QualityReport& q = *r.quality;
     if (q.kind == CalibrationKind::fitted) {
-        fmt::print("quality   tau {} (fitted, {}): context NLL {:.4f} nats/token, b = {:.4f}·NLL + {:.4f} = {:.4f} "
+        // "b = 0.3252·NLL - 3.3824", not "+ -3.3824".
+        const char sign = q.beta < 0 ? '-' : '+';
+        fmt::print("quality   tau {} (fitted, {}): context NLL {:.4f} nats/token, b = {:.4f}·NLL {} {:.4f} = {:.4f} "
                    "-> kept fraction {:.4f}, ratio {:.4f} ({:.2f} s)\n",
-                   q.tau, q.calibration_path, r.context_nll, q.alpha, q.beta, q.b, q.kept_fraction, q.ratio, q.seconds);
+                   q.tau, q.calibration_path, r.context_nll, q.alpha, sign, std::abs(q.beta), q.b, q.kept_fraction,
+                   q.ratio, q.seconds);
         return;
     }
     const OnlineCalibration& online = *q.online;

@@ -19,7 +19,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plot_calibration import averages, column, read_lines, row_label, shared_samples  # noqa: E402
+from plot_calibration import averages, column, load_lines, row_label  # noqa: E402
 
 
 def per_task(lines, samples):
@@ -43,14 +43,7 @@ def main():
     parser.add_argument("--length", type=int, default=4096, help="target length in tokens (default 4096)")
     args = parser.parse_args()
 
-    def keep(line):
-        return line.get("suite") == args.suite and line.get("length") == args.length and line.get("protocol") == "agnostic"
-
-    calibrated = [l for l in read_lines(args.calibrated) if keep(l)]
-    fixed = [l for l in read_lines(args.fixed) if keep(l) and not l.get("calibration")]
-    samples = shared_samples(calibrated, fixed)
-    if not samples:
-        sys.exit("no sample has both fixed-ratio and quality-budget lines")
+    calibrated, fixed, samples = load_lines(args)
 
     quality = averages(calibrated, samples)
     reference = averages(fixed, samples)

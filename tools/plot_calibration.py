@@ -65,6 +65,22 @@ def shared_samples(calibrated, fixed):
     return samples
 
 
+def load_lines(args):
+    """The calibrated and fixed-ratio lines of args.suite at args.length, and
+    the samples both cover. Exits with a message when there are none."""
+    def keep(line):
+        return line.get("suite") == args.suite and line.get("length") == args.length and line.get("protocol") == "agnostic"
+
+    calibrated = [l for l in read_lines(args.calibrated) if keep(l)]
+    if not any(l.get("calibration") for l in calibrated):
+        sys.exit(f"{args.calibrated} has no quality-budget lines for suite {args.suite} at {args.length} tokens")
+    fixed = [l for l in read_lines(args.fixed) if keep(l) and not l.get("calibration")]
+    samples = shared_samples(calibrated, fixed)
+    if not samples:
+        sys.exit("no sample has both fixed-ratio and quality-budget lines")
+    return calibrated, fixed, samples
+
+
 def averages(lines, samples):
     """{(row, column): (mean score, mean kept fraction)}, tasks weighted equally."""
     per_task = collections.defaultdict(lambda: collections.defaultdict(list))
@@ -93,16 +109,7 @@ def main():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    def keep(line):
-        return line.get("suite") == args.suite and line.get("length") == args.length and line.get("protocol") == "agnostic"
-
-    calibrated = [l for l in read_lines(args.calibrated) if keep(l)]
-    if not any(l.get("calibration") for l in calibrated):
-        sys.exit(f"{args.calibrated} has no quality-budget lines for suite {args.suite} at {args.length} tokens")
-    fixed = [l for l in read_lines(args.fixed) if keep(l) and not l.get("calibration")]
-    samples = shared_samples(calibrated, fixed)
-    if not samples:
-        sys.exit("no sample has both fixed-ratio and quality-budget lines")
+    calibrated, fixed, samples = load_lines(args)
 
     fixed_avg = averages(fixed, samples)
     calibrated_avg = averages(calibrated, samples)

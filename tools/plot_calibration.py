@@ -66,8 +66,9 @@ def shared_samples(calibrated, fixed):
 
 
 def load_lines(args):
-    """The calibrated and fixed-ratio lines of args.suite at args.length, and
-    the samples both cover. Exits with a message when there are none."""
+    """Return the calibrated and fixed-ratio lines of args.suite at
+    args.length and the samples both cover. Exit with a message when there
+    are none."""
     def keep(line):
         return line.get("suite") == args.suite and line.get("length") == args.length and line.get("protocol") == "agnostic"
 

@@ -23,6 +23,7 @@
 #include "eval/metrics.h"
 #include "eval/prompt_tokens.h"
 #include "eval/runner.h"
+#include "tokenizer/utf8.h"
 
 namespace compactor::eval {
 
@@ -323,7 +324,10 @@ SampleRunResult run_sample(const Engine& engine, const EvalOptions& options, con
             const bool own = source == i;
             line.update({
                 {"score", outcomes[source].score},
-                {"prediction", generation.text},
+                // A generation cut at its token limit can end inside a UTF-8
+                // character; JSON needs valid text, and the metrics already
+                // score the repaired text.
+                {"prediction", replace_invalid_utf8(generation.text)},
                 {"n_generated", static_cast<int64_t>(generation.tokens.size())},
                 {"stop_reason", to_string(generation.stop_reason)},
                 {"answer_prefill_s", own ? generation.prefill_s : 0.0},

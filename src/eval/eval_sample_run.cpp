@@ -325,8 +325,8 @@ SampleRunResult run_sample(const Engine& engine, const EvalOptions& options, con
             line.update({
                 {"score", outcomes[source].score},
                 // A generation cut at its token limit can end inside a UTF-8
-                // character; JSON needs valid text, and the metrics already
-                // score the repaired text.
+                // character, and JSON needs valid text. The metrics score the
+                // same repaired text.
                 {"prediction", replace_invalid_utf8(generation.text)},
                 {"n_generated", static_cast<int64_t>(generation.tokens.size())},
                 {"stop_reason", to_string(generation.stop_reason)},

@@ -128,7 +128,11 @@ std::string time_text(const char* format, bool utc) {
 void export_samples(const std::string& path, const std::vector<eval::PlannedSample>& samples) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     if (!out) throw CliError(fmt::format("cannot write --export-samples {}: check the folder and permissions", path));
-    for (const eval::PlannedSample& sample : samples) out << eval::to_json(sample.load()).dump() << '\n';
+    // A context cut in the middle by tokens can split a UTF-8 character:
+    // such bytes are written as U+FFFD rather than stopping the export.
+    for (const eval::PlannedSample& sample : samples) {
+        out << eval::to_json(sample.load()).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+    }
     out.flush();
     if (!out) throw CliError(fmt::format("writing --export-samples {} failed; check free disk space", path));
     spdlog::info("eval: wrote {} samples to {}", samples.size(), path);

@@ -118,7 +118,9 @@ void print_json(const RunResult& r) {
         {"n_generated_tokens", r.n_generated_tokens()},
         {"answers", answers},
     };
-    std::cout << report.dump(2) << std::endl;
+    // Answers cut at --max-tokens can end inside a UTF-8 character, and a
+    // question file may hold invalid bytes: both are written as U+FFFD.
+    std::cout << report.dump(2, ' ', false, json::error_handler_t::replace) << std::endl;
 }
 
 }  // namespace compactor::cli

@@ -30,7 +30,10 @@ std::string read_text(const std::filesystem::path& path) {
 
 void write_lines(const std::filesystem::path& path, const std::vector<json>& lines, std::ios::openmode mode) {
     std::ofstream out(path, std::ios::binary | mode);
-    for (const json& line : lines) out << line.dump() << '\n';
+    // A prediction cut at its token limit can end inside a UTF-8 character.
+    // The replace handler writes such bytes as U+FFFD instead of throwing
+    // after the sample's compute is spent.
+    for (const json& line : lines) out << line.dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
     out.flush();
     if (!out) {
         throw std::runtime_error(

@@ -1,6 +1,7 @@
 // compactor-test-libs: compactor_engine
 // `compactor run` end to end on the real model: the JSON report of the
-// bundled example, ratio 0 against the full cache, and the text report.
+// bundled example, ratio 0 against the full cache, the text report and the
+// repair of invalid UTF-8 in the JSON report.
 #include <algorithm>
 #include <filesystem>
 #include <string>
@@ -163,6 +164,22 @@ TEST(CliRun, TextReportNotesProtectedTokens) {
     const ProcessResult skipped_result = run_compactor(skipped);
     ASSERT_EQ(skipped_result.exit_code, 0) << skipped_result.err;
     EXPECT_NE(skipped_result.out.find("left uncompressed"), std::string::npos) << skipped_result.out;
+}
+
+// A question with invalid UTF-8 bytes still gives a JSON report: the bytes
+// are written as U+FFFD, as are the bytes of a reply cut at --max-tokens.
+TEST(CliRun, JsonReportRepairsInvalidUtf8) {
+    const std::string model = real_model_path();
+    ASSERT_TRUE(std::filesystem::is_regular_file(model)) << missing_model_message(model);
+    TempDir dir;
+    const auto context = dir.file("five.txt", "The cat sat on the mat.\n");
+
+    const ProcessResult result = run_compactor({"run", "--json", "--model", model, "--context", context.string(),
+                                                "--question", "Where\xC3 is the cat?", "--max-tokens", "2"});
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    const json report = parse_stdout(result);
+    ASSERT_EQ(report["answers"].size(), 1u);
+    EXPECT_EQ(report["answers"][0].value("question", ""), "Where\xEF\xBF\xBD is the cat?");
 }
 
 }  // namespace

@@ -192,6 +192,23 @@ TEST(EvalResults, ResumeRewritesTruncatedFile) {
     EXPECT_EQ(ResultsFile(path).lines().size(), 2u);
 }
 
+// A prediction cut at its token limit can end inside a UTF-8 character. The
+// line is still written, with the cut bytes as U+FFFD, and reads back.
+TEST(EvalResults, AppendRepairsCutUtf8) {
+    ScratchDir dir;
+    const fs::path path = dir.path() / "results.jsonl";
+    json cut = line("qa_1", 0, "none", "", 0, 0, 1);
+    cut["prediction"] = std::string("caf\xC3");
+    cut["question"] = std::string("\xE4\xB8 ok");
+
+    ResultsFile results(path);
+    ASSERT_NO_THROW(results.append({cut}));
+    const ResultsFile reread(path);
+    ASSERT_EQ(reread.lines().size(), 1u);
+    EXPECT_EQ(reread.lines()[0]["prediction"], "caf\xEF\xBF\xBD");
+    EXPECT_EQ(reread.lines()[0]["question"], "\xEF\xBF\xBD ok");
+}
+
 TEST(EvalResults, OtherModelOrSettingsRejected) {
     ScratchDir dir;
     const fs::path path = dir.path() / "results.jsonl";

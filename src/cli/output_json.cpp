@@ -118,8 +118,8 @@ void print_json(const RunResult& r) {
         {"n_generated_tokens", r.n_generated_tokens()},
         {"answers", answers},
     };
-    // Answers cut at --max-tokens can end inside a UTF-8 character, and a
-    // question file may hold invalid bytes: both are written as U+FFFD.
+    // An answer cut at --max-tokens can end inside a UTF-8 character, and a
+    // question can contain invalid bytes. Both are written as U+FFFD.
     std::cout << report.dump(2, ' ', false, json::error_handler_t::replace) << std::endl;
 }
 

@@ -325,8 +325,8 @@ SampleRunResult run_sample(const Engine& engine, const EvalOptions& options, con
             line.update({
                 {"score", outcomes[source].score},
                 // A generation cut at its token limit can end inside a UTF-8
-                // character, and JSON needs valid text. The metrics score the
-                // same repaired text.
+                // character. The metrics score the tokenizer's repair of it, so
+                // the line stores that same text rather than the writer's.
                 {"prediction", replace_invalid_utf8(generation.text)},
                 {"n_generated", static_cast<int64_t>(generation.tokens.size())},
                 {"stop_reason", to_string(generation.stop_reason)},

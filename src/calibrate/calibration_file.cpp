@@ -10,6 +10,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "engine/json_text.h"
+
 namespace compactor::calibrate {
 
 namespace {
@@ -164,7 +166,7 @@ void write_calibration(const std::string& path, const Calibration& calibration) 
     {
         std::ofstream out(temporary);
         if (!out) throw std::runtime_error(fmt::format("cannot write {}: check that its folder exists", temporary));
-        out << to_json(calibration).dump(1) << '\n';
+        out << json_text(to_json(calibration), 1) << '\n';
         if (!out) throw std::runtime_error(fmt::format("write failed for {}", temporary));
     }
     std::error_code error;

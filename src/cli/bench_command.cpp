@@ -17,6 +17,7 @@
 #include "cli/cli_error.h"
 #include "cli/default_paths.h"
 #include "compactor/engine.h"
+#include "engine/json_text.h"
 
 namespace compactor::cli {
 
@@ -66,7 +67,7 @@ void write_tokens(const std::string& path, const std::string& model_path, const 
     const nlohmann::json dump = {{"model", model_path}, {"lengths", lengths}, {"tokens", tokens}};
 
     std::ofstream out(path, std::ios::binary);
-    out << dump.dump() << '\n';
+    out << json_text(dump) << '\n';
     if (!out) {
         throw CliError(
             fmt::format("cannot write --dump-tokens file {}: check that the folder exists and is writable", path));

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/bench_result.h"
+#include "engine/json_text.h"
 
 namespace compactor::cli {
 
@@ -161,7 +162,7 @@ void print_bench_json(const BenchResult& r) {
         {"blas", r.blas},
         {"lengths", lengths},
     };
-    std::cout << out.dump(2) << std::endl;
+    std::cout << json_text(out, 2) << std::endl;
 }
 
 }  // namespace compactor::cli

@@ -20,6 +20,7 @@
 #include "cli/model_options.h"
 #include "cli/progress_line.h"
 #include "compactor/engine.h"
+#include "engine/json_text.h"
 #include "engine/stopwatch.h"
 #include "eval/eval_list.h"
 #include "eval/eval_samples.h"
@@ -142,7 +143,7 @@ std::map<std::string, json> read_fit_data(const fs::path& path, const json& sett
         if (line.value("settings", json()) != settings) {
             throw CliError(fmt::format(
                 "{} line {} was measured with other settings ({}); this run uses {}; pass another --out",
-                path.string(), i + 1, line.value("settings", json()).dump(), settings.dump()));
+                path.string(), i + 1, json_text(line.value("settings", json())), json_text(settings)));
         }
         lines[line.at("sample_id").get<std::string>()] = line;
     }
@@ -151,7 +152,7 @@ std::map<std::string, json> read_fit_data(const fs::path& path, const json& sett
 
 void append_line(const fs::path& path, const json& line) {
     std::ofstream out(path, std::ios::app);
-    out << line.dump() << '\n';
+    out << json_text(line) << '\n';
     out.flush();
     if (!out) throw CliError(fmt::format("cannot append to {}; check free disk space and permissions", path.string()));
 }

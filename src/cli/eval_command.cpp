@@ -21,6 +21,7 @@
 #include "cli/eval_paths.h"
 #include "cli/eval_progress.h"
 #include "compactor/engine.h"
+#include "engine/json_text.h"
 #include "engine/stopwatch.h"
 #include "eval/eval_plot.h"
 #include "eval/eval_report.h"
@@ -131,7 +132,7 @@ void export_samples(const std::string& path, const std::vector<eval::PlannedSamp
     // A context cut in the middle by tokens can split a UTF-8 character:
     // such bytes are written as U+FFFD rather than stopping the export.
     for (const eval::PlannedSample& sample : samples) {
-        out << eval::to_json(sample.load()).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+        out << json_text(eval::to_json(sample.load())) << '\n';
     }
     out.flush();
     if (!out) throw CliError(fmt::format("writing --export-samples {} failed; check free disk space", path));

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/run_result.h"
+#include "engine/json_text.h"
 
 namespace compactor::cli {
 
@@ -120,7 +121,7 @@ void print_json(const RunResult& r) {
     };
     // An answer cut at --max-tokens can end inside a UTF-8 character, and a
     // question can contain invalid bytes. Both are written as U+FFFD.
-    std::cout << report.dump(2, ' ', false, json::error_handler_t::replace) << std::endl;
+    std::cout << json_text(report, 2) << std::endl;
 }
 
 }  // namespace compactor::cli

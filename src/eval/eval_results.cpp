@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "engine/json_text.h"
+
 namespace compactor::eval {
 
 namespace {
@@ -31,9 +33,9 @@ std::string read_text(const std::filesystem::path& path) {
 void write_lines(const std::filesystem::path& path, const std::vector<json>& lines, std::ios::openmode mode) {
     std::ofstream out(path, std::ios::binary | mode);
     // A prediction cut at its token limit can end inside a UTF-8 character.
-    // The replace handler writes such bytes as U+FFFD instead of throwing
-    // after the sample's compute is spent.
-    for (const json& line : lines) out << line.dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
+    // json_text writes such bytes as U+FFFD instead of throwing after the
+    // sample's compute is spent.
+    for (const json& line : lines) out << json_text(line) << '\n';
     out.flush();
     if (!out) {
         throw std::runtime_error(
@@ -158,8 +160,8 @@ void ResultsFile::check_compatible(const std::string& model_name, uint64_t model
             throw std::runtime_error(fmt::format(
                 "{} line {} was run with {} = {}, but this run has {} = {}; write to another --out folder, or "
                 "repeat the earlier options to resume",
-                path_.string(), i + 1, key, line_settings.value(key, json()).dump(), key,
-                settings.value(key, json()).dump()));
+                path_.string(), i + 1, key, json_text(line_settings.value(key, json())), key,
+                json_text(settings.value(key, json()))));
         }
     }
 }

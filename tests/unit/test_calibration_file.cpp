@@ -215,6 +215,20 @@ TEST(CalibrationFile, WriteReplacesEarlierFile) {
     EXPECT_FALSE(fs::exists(path + ".tmp"));
 }
 
+TEST(CalibrationFile, WriteRepairsInvalidUtf8) {
+    // A command line can carry a Latin-1 path. "caf\xE9" is "café" in
+    // Latin-1 and is not valid UTF-8.
+    TempDir dir;
+    Calibration calibration = sample_calibration();
+    calibration.command = "compactor calibrate fit --data-dir /data/caf\xE9";
+    const std::string path = dir.file("model.compactor.per_head.json");
+    ASSERT_NO_THROW(write_calibration(path, calibration));
+
+    const Calibration read = read_calibration(path);
+    EXPECT_EQ(read.command, "compactor calibrate fit --data-dir /data/caf\xEF\xBF\xBD");
+    EXPECT_EQ(read.fit.alpha, calibration.fit.alpha);
+}
+
 TEST(CalibrationFile, WriteIntoMissingFolderThrows) {
     TempDir dir;
     const std::string path = dir.file("no-such-folder/model.json");

@@ -167,7 +167,15 @@ void write_calibration(const std::string& path, const Calibration& calibration) 
         std::ofstream out(temporary);
         if (!out) throw std::runtime_error(fmt::format("cannot write {}: check that its folder exists", temporary));
         out << json_text(to_json(calibration), 1) << '\n';
-        if (!out) throw std::runtime_error(fmt::format("write failed for {}", temporary));
+        // Flush before the check, so a full disk fails here and not
+        // unnoticed in the destructor.
+        out.flush();
+        if (!out) {
+            out.close();
+            std::remove(temporary.c_str());
+            throw std::runtime_error(
+                fmt::format("cannot write {}: check free disk space; {} was left unchanged", temporary, path));
+        }
     }
     std::error_code error;
     std::filesystem::rename(temporary, path, error);

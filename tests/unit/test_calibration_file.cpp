@@ -229,6 +229,30 @@ TEST(CalibrationFile, WriteRepairsInvalidUtf8) {
     EXPECT_EQ(read.fit.alpha, calibration.fit.alpha);
 }
 
+TEST(CalibrationFile, FailedWriteKeepsEarlierFile) {
+    // A temporary file linked to /dev/full fails every write, as a full
+    // disk does.
+    if (!fs::exists("/dev/full")) GTEST_SKIP() << "/dev/full is not available";
+    TempDir dir;
+    Calibration earlier = sample_calibration();
+    earlier.fit.alpha = 0.5;
+    const std::string path = dir.file("model.compactor.per_head.json");
+    write_calibration(path, earlier);
+    fs::create_symlink("/dev/full", path + ".tmp");
+
+    try {
+        write_calibration(path, sample_calibration());
+        ADD_FAILURE() << "write_calibration to a full disk did not throw";
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find(path + ".tmp"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("free disk space"), std::string::npos) << e.what();
+    }
+
+    EXPECT_EQ(read_calibration(path).fit.alpha, 0.5);
+    EXPECT_FALSE(fs::exists(fs::symlink_status(path + ".tmp")));
+    EXPECT_TRUE(fs::exists("/dev/full"));
+}
+
 TEST(CalibrationFile, WriteIntoMissingFolderThrows) {
     TempDir dir;
     const std::string path = dir.file("no-such-folder/model.json");

@@ -89,7 +89,7 @@ int run(int argc, char** argv) {
 
     // All copies in one batch
     std::vector<GenerationRequest> requests;
-    const std::vector<int32_t> prompt = encode_question_suffix(engine.tokenizer(), kQuestion);
+    const std::vector<int32_t> prompt = encode_question_suffix(engine.tokenizer(), engine.chat_template(), kQuestion);
     for (KvCache& cache : caches) requests.push_back({&cache, prompt, max_tokens});
     Stopwatch batch_time;
     const std::vector<Generation> generations = generate_batch(engine.model(), engine.tokenizer(), requests, n_copies);

@@ -33,8 +33,9 @@ import unicodedata
 from pathlib import Path
 
 import gguf
-import jinja2
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers
+
+from chat_render import render_chat_golden
 
 SEED = 20250711
 REPO = Path(__file__).resolve().parent.parent
@@ -347,35 +348,6 @@ def compare_with_transformers(model_path, reference, inputs):
     for text, ours, theirs in differing[:5]:
         print(f"  {text[:60]!r}\n    reference:    {ours[:20]}\n    transformers: {theirs[:20]}")
     return len(differing)
-
-
-# ---------------------------------------------------------------- chat template
-
-CONVERSATIONS = [
-    ([{"role": "user", "content": "What is the capital of France?"}], True),
-    ([{"role": "user", "content": "What is the capital of France?"}], False),
-    ([{"role": "system", "content": "You answer in one word."},
-      {"role": "user", "content": "Capital of Peru?"}], True),
-    ([{"role": "user", "content": "Hi"},
-      {"role": "assistant", "content": "Hello! How can I help?"},
-      {"role": "user", "content": "Tell me a joke\nabout cats."}], True),
-    ([{"role": "system", "content": ""},
-      {"role": "user", "content": "Empty system prompt."}], True),
-    ([{"role": "user", "content": "Unicode: 日本語 😀 café\n\ttabbed"},
-      {"role": "assistant", "content": "Noted."}], False),
-    ([{"role": "assistant", "content": "I start the conversation."},
-      {"role": "user", "content": "Fine."}], True),
-]
-
-
-def render_chat_golden(template_source):
-    env = jinja2.Environment(loader=jinja2.BaseLoader())
-    template = env.from_string(template_source)
-    cases = []
-    for messages, add_generation_prompt in CONVERSATIONS:
-        rendered = template.render(messages=messages, add_generation_prompt=add_generation_prompt)
-        cases.append({"messages": messages, "add_generation_prompt": add_generation_prompt, "expected": rendered})
-    return {"template": template_source, "cases": cases}
 
 
 # ---------------------------------------------------------------- main

@@ -7,11 +7,14 @@
 //   compactor::CompressionReport report = compressed.compress({.ratio = 0.5});
 //   compactor::Answer answer = compressed.answer("Who wrote it?", {.max_tokens = 64});
 //
-// Prompt format (ChatML). The document is prefilled as
+// Prompt format, shown in ChatML. The document is prefilled as
 //   <|im_start|>system\n{default system prompt}<|im_end|>\n<|im_start|>user\n{document}
 // (the system turn only when the model's chat template has a default system
 // prompt), and each question continues the same user turn:
 //   \n\nQuestion: {question}\nAnswer briefly.<|im_end|>\n<|im_start|>assistant\n
+// A model whose template uses Llama 3 turns gets the same text with
+// <|start_header_id|>{role}<|end_header_id|>\n\n opening each turn and
+// <|eot_id|> closing it.
 // Control tokens written inside the document or the question are tokenized
 // as plain text, so a document cannot open or close turns.
 #pragma once

@@ -138,7 +138,7 @@ int bench_command(BenchArgs args) {
 
     const MeasureSettings settings{args.compression, args.decode_tokens, args.prefill_chunk,
                                    !args.skip_no_scorer_prefill};
-    const LengthBench bench(engine.model(), engine.tokenizer(), settings);
+    const LengthBench bench(engine.model(), engine.tokenizer(), engine.chat_template(), settings);
     for (size_t i = 0; i < args.lengths.size(); ++i) {
         LengthResult length;
         length.n_tokens = args.lengths[i];

@@ -75,8 +75,13 @@ double decode_copy(const Model& model, const KvCache& source, int32_t first_toke
 
 }  // namespace
 
-LengthBench::LengthBench(const Model& model, const Tokenizer& tokenizer, const MeasureSettings& settings)
-    : model_(model), tokenizer_(tokenizer), settings_(settings), shape_(model_shape(model.config())) {}
+LengthBench::LengthBench(const Model& model, const Tokenizer& tokenizer, const ChatTemplate& chat_template,
+                         const MeasureSettings& settings)
+    : model_(model),
+      tokenizer_(tokenizer),
+      chat_template_(chat_template),
+      settings_(settings),
+      shape_(model_shape(model.config())) {}
 
 PeakRss LengthBench::warm_up(std::span<const int32_t> tokens) const {
     const bool reset = reset_peak_rss();
@@ -85,7 +90,7 @@ PeakRss LengthBench::warm_up(std::span<const int32_t> tokens) const {
     const std::unique_ptr<Scorer> scorer = make_scorer(settings_.compression, shape_);
     Prefilled prefilled =
         prefill(model_, tokens, settings_.prefill_chunk, scorer.get(), n_tokens + settings_.decode_tokens);
-    run_second_pass(model_, tokenizer_, prefilled.cache, *scorer, tokens);
+    run_second_pass(model_, tokenizer_, chat_template_, prefilled.cache, *scorer, tokens);
     compress(prefilled.cache, scorer.get(), settings_.compression);
     decode_in_place(model_, prefilled.cache, prefilled.next_token, settings_.decode_tokens);
 
@@ -111,7 +116,7 @@ BenchRun LengthBench::run(std::span<const int32_t> tokens) const {
     run.kv_rows_full = prefilled.cache.total_rows();
     run.decode_full_s = decode_copy(model_, prefilled.cache, prefilled.next_token, settings_.decode_tokens);
 
-    run.second_pass_s = run_second_pass(model_, tokenizer_, prefilled.cache, *scorer, tokens);
+    run.second_pass_s = run_second_pass(model_, tokenizer_, chat_template_, prefilled.cache, *scorer, tokens);
     const CompressionReport report = compress(prefilled.cache, scorer.get(), settings_.compression);
     run.score_s = report.score_s;
     run.compact_s = report.compact_s;

@@ -9,6 +9,7 @@
 #include "cli/bench_result.h"
 #include "compress/compressor.h"
 #include "model/model.h"
+#include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
 namespace compactor::cli {
@@ -22,9 +23,10 @@ struct MeasureSettings {
 
 class LengthBench {
 public:
-    // The tokenizer builds the repetition prompt of scorers that need a
-    // second pass (kvzip).
-    LengthBench(const Model& model, const Tokenizer& tokenizer, const MeasureSettings& settings);
+    // The tokenizer and chat template build the repetition prompt of scorers
+    // that need a second pass (kvzip).
+    LengthBench(const Model& model, const Tokenizer& tokenizer, const ChatTemplate& chat_template,
+                const MeasureSettings& settings);
 
     // One untimed pass as a user runs it: prefill with the scorer, compress
     // in place, decode from the compressed cache. Returns the peak resident
@@ -39,6 +41,7 @@ public:
 private:
     const Model& model_;
     const Tokenizer& tokenizer_;
+    const ChatTemplate& chat_template_;
     MeasureSettings settings_;
     ModelShape shape_;
 };

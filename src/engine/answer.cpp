@@ -28,7 +28,7 @@ Answer DocumentSession::answer(std::string_view question, const GenerationOption
     }
     const Tokenizer& tokenizer = engine_->tokenizer();
     const Model& model = engine_->model();
-    const std::vector<int32_t> suffix = encode_question_suffix(tokenizer, question);
+    const std::vector<int32_t> suffix = encode_question_suffix(tokenizer, engine_->chat_template(), question);
 
     Answer answer;
     answer.n_question_tokens = static_cast<int64_t>(suffix.size());

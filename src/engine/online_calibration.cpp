@@ -55,8 +55,9 @@ std::string trim(std::string text) {
 // One probe per equal stretch of the document: a span at a seeded offset
 // within the stretch, cued by the tokens before it. Stretches exclude the
 // prompt template.
-std::vector<Probe> make_probes(const Tokenizer& tokenizer, std::span<const int32_t> prompt_tokens,
-                               int64_t n_template, const OnlineCalibrationOptions& o) {
+std::vector<Probe> make_probes(const Tokenizer& tokenizer, const ChatTemplate& chat_template,
+                               std::span<const int32_t> prompt_tokens, int64_t n_template,
+                               const OnlineCalibrationOptions& o) {
     const auto n_prompt = static_cast<int64_t>(prompt_tokens.size());
     const int64_t first_span = n_template + o.cue_tokens;
     const int64_t last_span = n_prompt - o.span_tokens;  // a span may start here at the latest
@@ -81,7 +82,8 @@ std::vector<Probe> make_probes(const Tokenizer& tokenizer, std::span<const int32
 
         // A short question keeps the probes cheap next to the prefill.
         const std::string question = fmt::format("Quote the text after \"{}\".", cue);
-        Probe probe{encode_question_suffix(tokenizer, question), tokenizer.encode(quote, /*parse_special=*/false)};
+        Probe probe{encode_question_suffix(tokenizer, chat_template, question),
+                    tokenizer.encode(quote, /*parse_special=*/false)};
         if (!probe.answer.empty()) probes.push_back(std::move(probe));
     }
     if (probes.empty()) {
@@ -183,8 +185,9 @@ OnlineCalibration search(CandidateMemo& memo, const std::vector<double>& grid, d
 }  // namespace
 
 std::vector<OnlineCalibration> calibrate_online(const Model& model, const Tokenizer& tokenizer,
-                                                const KvCache& full_cache, const ScoreSet& scores,
-                                                std::span<const int32_t> prompt_tokens, int64_t n_template,
+                                                const ChatTemplate& chat_template, const KvCache& full_cache,
+                                                const ScoreSet& scores, std::span<const int32_t> prompt_tokens,
+                                                int64_t n_template,
                                                 const CompressionOptions& options, std::span<const double> taus,
                                                 const OnlineCalibrationOptions& probe_options) {
     for (const double tau : taus) check_probe_options(probe_options, tau);
@@ -196,7 +199,7 @@ std::vector<OnlineCalibration> calibrate_online(const Model& model, const Tokeni
     if (std::all_of(taus.begin(), taus.end(), [](double tau) { return tau >= 1.0; })) return results;
 
     const Stopwatch total_time;
-    const std::vector<Probe> probes = make_probes(tokenizer, prompt_tokens, n_template, probe_options);
+    const std::vector<Probe> probes = make_probes(tokenizer, chat_template, prompt_tokens, n_template, probe_options);
     int64_t n_probe_tokens = 0;
     for (const Probe& probe : probes) n_probe_tokens += static_cast<int64_t>(probe.answer.size());
     KvCache full_copy = full_cache.copy_with_room(probe_rows(probes));
@@ -226,13 +229,14 @@ std::vector<OnlineCalibration> calibrate_online(const Model& model, const Tokeni
     return results;
 }
 
-OnlineCalibration calibrate_online(const Model& model, const Tokenizer& tokenizer, const KvCache& full_cache,
-                                   const ScoreSet& scores, std::span<const int32_t> prompt_tokens,
-                                   int64_t n_template, const CompressionOptions& options, double tau,
+OnlineCalibration calibrate_online(const Model& model, const Tokenizer& tokenizer, const ChatTemplate& chat_template,
+                                   const KvCache& full_cache, const ScoreSet& scores,
+                                   std::span<const int32_t> prompt_tokens, int64_t n_template,
+                                   const CompressionOptions& options, double tau,
                                    const OnlineCalibrationOptions& probe_options) {
     const std::array<double, 1> taus{tau};
-    return calibrate_online(model, tokenizer, full_cache, scores, prompt_tokens, n_template, options, taus,
-                            probe_options)
+    return calibrate_online(model, tokenizer, chat_template, full_cache, scores, prompt_tokens, n_template, options,
+                            taus, probe_options)
         .front();
 }
 
@@ -248,8 +252,8 @@ std::vector<OnlineCalibration> DocumentSession::calibrate_online(const Compressi
     }
     const ScoreSet* scores = full_scores();
     if (scores == nullptr) throw std::logic_error("online calibration: the session's scorer produced no scores");
-    return compactor::calibrate_online(engine_->model(), engine_->tokenizer(), cache_, *scores, *prompt_tokens_,
-                                       n_template_tokens_, options, taus, probe_options);
+    return compactor::calibrate_online(engine_->model(), engine_->tokenizer(), engine_->chat_template(), cache_,
+                                       *scores, *prompt_tokens_, n_template_tokens_, options, taus, probe_options);
 }
 
 OnlineCalibration DocumentSession::calibrate_online(const CompressionOptions& options, double tau,

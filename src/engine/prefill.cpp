@@ -127,7 +127,7 @@ DocumentSession Engine::open_document(std::string_view document, const DocumentO
     if (scorer != nullptr && scorer->needs_second_pass()) {
         const std::vector<int32_t> document_tokens = tokenizer_->encode(document, /*parse_special=*/false);
         session.score_state_->second_pass_s =
-            run_second_pass(*model_, *tokenizer_, session.cache_, *scorer, document_tokens);
+            run_second_pass(*model_, *tokenizer_, chat_template_, session.cache_, *scorer, document_tokens);
     }
     return session;
 }

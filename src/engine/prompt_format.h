@@ -1,5 +1,6 @@
-// Token sequences of the document prompt and of each question (ChatML; the
-// format is documented in include/compactor/engine.h).
+// Token sequences of the document prompt and of each question, in the chat
+// format of the model's template (the ChatML form is documented in
+// include/compactor/engine.h).
 #pragma once
 
 #include <cstdint>
@@ -12,18 +13,20 @@
 namespace compactor {
 
 // BOS (when the tokenizer adds one), the default system turn, the user turn's
-// header and the document.
+// start and the document. The document is not trimmed, unlike message
+// contents in Llama 3's template, because it is prefilled as it comes.
 std::vector<int32_t> encode_document_prompt(const Tokenizer& tokenizer, const ChatTemplate& chat_template,
                                             std::string_view document);
 
-// The rest of the user turn after the document, then the assistant header.
-std::vector<int32_t> encode_question_suffix(const Tokenizer& tokenizer, std::string_view question);
+// The rest of the user turn after the document, then the assistant's turn start.
+std::vector<int32_t> encode_question_suffix(const Tokenizer& tokenizer, const ChatTemplate& chat_template,
+                                            std::string_view question);
 
 // A verbatim end of the user turn, for evaluation prompts that bring their
 // own wording: `user_text` (plain text, may be empty), the end of the turn,
-// the assistant header, then `answer_prefix` (plain text that the answer
-// continues, may be empty).
-std::vector<int32_t> encode_turn_end(const Tokenizer& tokenizer, std::string_view user_text,
-                                     std::string_view answer_prefix);
+// the assistant's turn start, then `answer_prefix` (plain text that the
+// answer continues, may be empty).
+std::vector<int32_t> encode_turn_end(const Tokenizer& tokenizer, const ChatTemplate& chat_template,
+                                     std::string_view user_text, std::string_view answer_prefix);
 
 }  // namespace compactor

@@ -59,9 +59,9 @@ struct RepetitionPlan {
 // the context. Otherwise pieces that each fit, but of at least 1/16 of the
 // training context, so a context that nearly fills it is not cut into
 // hundreds of pieces.
-RepetitionPlan plan_repetition(const Tokenizer& tokenizer, std::span<const int32_t> document, int64_t n_context,
-                               int64_t n_ctx_train) {
-    const std::vector<int32_t> turn_end = encode_turn_end(tokenizer, "", "");
+RepetitionPlan plan_repetition(const Tokenizer& tokenizer, const ChatTemplate& chat_template,
+                               std::span<const int32_t> document, int64_t n_context, int64_t n_ctx_train) {
+    const std::vector<int32_t> turn_end = encode_turn_end(tokenizer, chat_template, "", "");
     const std::vector<int32_t> first_request = tokenizer.encode(kRepeatRequest, /*parse_special=*/false);
     const std::vector<int32_t> next_request = tokenizer.encode(kContinueRequest, /*parse_special=*/false);
     const auto n_document = static_cast<int64_t>(document.size());
@@ -91,15 +91,15 @@ RepetitionPlan plan_repetition(const Tokenizer& tokenizer, std::span<const int32
 
 }  // namespace
 
-double run_second_pass(const Model& model, const Tokenizer& tokenizer, const KvCache& full_cache, Scorer& scorer,
-                       std::span<const int32_t> context_tokens) {
+double run_second_pass(const Model& model, const Tokenizer& tokenizer, const ChatTemplate& chat_template,
+                       const KvCache& full_cache, Scorer& scorer, std::span<const int32_t> context_tokens) {
     if (!scorer.needs_second_pass()) return 0.0;
     if (context_tokens.empty()) {
         throw std::invalid_argument("second pass: no context tokens to repeat; pass the document's tokens");
     }
     const int64_t n_context = uncompressed_length(full_cache);
     const int64_t n_ctx_train = model.config().n_ctx_train;
-    const RepetitionPlan plan = plan_repetition(tokenizer, context_tokens, n_context, n_ctx_train);
+    const RepetitionPlan plan = plan_repetition(tokenizer, chat_template, context_tokens, n_context, n_ctx_train);
 
     spdlog::info("second pass: repeating {} document tokens after {} cached tokens, in {} piece(s) of up to {} "
                  "tokens",

@@ -8,12 +8,13 @@
 #include "compress/compressor.h"
 #include "kv/kv_cache.h"
 #include "model/model.h"
+#include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
 namespace compactor {
 
 // When scorer.needs_second_pass(), run the repetition prompt (end of the user
-// turn asking for the document verbatim, assistant header, then
+// turn asking for the document verbatim, the assistant's turn start, then
 // context_tokens) through a copy of `full_cache` with the scorer's
 // second-pass observer. `full_cache` itself is unchanged. context_tokens are
 // the document's own tokens, without the template around them. When the
@@ -23,7 +24,7 @@ namespace compactor {
 // training context per piece). Returns the seconds spent (0 when the scorer
 // needs no second pass). Throws std::invalid_argument for empty
 // context_tokens or a compressed `full_cache`.
-double run_second_pass(const Model& model, const Tokenizer& tokenizer, const KvCache& full_cache, Scorer& scorer,
-                       std::span<const int32_t> context_tokens);
+double run_second_pass(const Model& model, const Tokenizer& tokenizer, const ChatTemplate& chat_template,
+                       const KvCache& full_cache, Scorer& scorer, std::span<const int32_t> context_tokens);
 
 }  // namespace compactor

@@ -29,7 +29,7 @@ SampleTokens encode_tokens(const Engine& engine, const Sample& sample, Protocol 
     const std::vector<int32_t> question = engine.tokenizer().encode(sample.question, /*parse_special=*/false);
     tokens.context.insert(tokens.context.end(), question.begin(), question.end());
     tokens.n_protected_question = static_cast<int64_t>(question.size());
-    tokens.answer_prompt = encode_turn_end(engine.tokenizer(), "", sample.answer_prefix);
+    tokens.answer_prompt = encode_turn_end(engine.tokenizer(), engine.chat_template(), "", sample.answer_prefix);
     return tokens;
 }
 
@@ -76,8 +76,8 @@ Prefill prefill_and_score(const Engine& engine, const CompressionOptions& base, 
         if (scorer->needs_second_pass()) {
             // The repetition covers the document (and a query-aware question), not the template.
             const auto document = std::span<const int32_t>(context).subspan(static_cast<size_t>(tokens.n_template));
-            scored.second_pass_s =
-                run_second_pass(engine.model(), engine.tokenizer(), prefill.cache, *scorer, document);
+            scored.second_pass_s = run_second_pass(engine.model(), engine.tokenizer(), engine.chat_template(),
+                                                   prefill.cache, *scorer, document);
         }
         const Stopwatch score_time;
         scored.scores = scorer->finalize(prefill.cache);

@@ -125,9 +125,10 @@ std::vector<std::optional<OnlineCalibration>> calibrate_online_variants(const En
         std::vector<double> taus;
         for (const size_t i : indices) taus.push_back(variants[i].quality);
         const Variant& first = variants[indices.front()];
-        std::vector<OnlineCalibration> results = calibrate_online(
-            engine.model(), engine.tokenizer(), prefill.cache, prefill.methods.at(first.spec.method).scores,
-            tokens.context, tokens.n_template, variant_options(base, first), taus, options.online);
+        std::vector<OnlineCalibration> results =
+            calibrate_online(engine.model(), engine.tokenizer(), engine.chat_template(), prefill.cache,
+                             prefill.methods.at(first.spec.method).scores, tokens.context, tokens.n_template,
+                             variant_options(base, first), taus, options.online);
         for (size_t j = 0; j < indices.size(); ++j) online[indices[j]] = std::move(results[j]);
     }
     return online;

@@ -68,7 +68,7 @@ TruncationResult truncate_middle(Sample& sample, int64_t target_tokens, const To
     // The tokens of the chat template around the sample's text, and the
     // text's own tokens, taken from the prompt already encoded.
     const std::vector<int32_t> header = encode_document_prompt(tokenizer, chat_template, "");
-    const std::vector<int32_t> turn_end = encode_turn_end(tokenizer, "", sample.answer_prefix);
+    const std::vector<int32_t> turn_end = encode_turn_end(tokenizer, chat_template, "", sample.answer_prefix);
     const auto n_header = static_cast<int64_t>(header.size());
     const auto n_turn_end = static_cast<int64_t>(turn_end.size());
     const std::vector<int32_t> context_tokens =

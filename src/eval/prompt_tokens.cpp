@@ -7,7 +7,7 @@ namespace compactor::eval {
 SamplePrompt encode_sample(const Tokenizer& tokenizer, const ChatTemplate& chat_template, const Sample& sample) {
     SamplePrompt prompt;
     prompt.context = encode_document_prompt(tokenizer, chat_template, sample.context);
-    prompt.question = encode_turn_end(tokenizer, sample.question, sample.answer_prefix);
+    prompt.question = encode_turn_end(tokenizer, chat_template, sample.question, sample.answer_prefix);
     return prompt;
 }
 

@@ -10,7 +10,8 @@
 
 namespace compactor::eval {
 
-// The chat prompt of a sample (ChatML, see include/compactor/engine.h):
+// The chat prompt of a sample, shown in ChatML (Llama 3 turns work the same
+// way, see include/compactor/engine.h):
 //   [system turn] <|im_start|>user\n{context}{question}<|im_end|>\n<|im_start|>assistant\n{answer_prefix}
 // The query-agnostic protocol prefills and compresses everything up to and
 // including {context}; {question} and the rest follow from the compressed cache.

@@ -11,6 +11,9 @@ namespace {
 
 constexpr std::string_view kImStart = "<|im_start|>";
 constexpr std::string_view kImEnd = "<|im_end|>";
+constexpr std::string_view kStartHeader = "<|start_header_id|>";
+constexpr std::string_view kEndHeader = "<|end_header_id|>";
+constexpr std::string_view kEotId = "<|eot_id|>";
 constexpr std::string_view kChatTemplateKey = "tokenizer.chat_template";
 
 // The value of a Jinja string literal body, with Python's common escapes
@@ -79,28 +82,29 @@ std::vector<std::string> template_literals(std::string_view source) {
     return literals;
 }
 
-// The system prompt of the first literal that writes a whole ChatML system
-// turn ("<|im_start|>system\n...<|im_end|>").
-std::optional<std::string> find_default_system_prompt(std::string_view source) {
-    const std::string opening = std::string(kImStart) + "system\n";
+// The system prompt of the first literal that writes a whole system turn,
+// from `opening` ("<|im_start|>system\n" for ChatML) to `closing` ("<|im_end|>").
+std::optional<std::string> find_default_system_prompt(std::string_view source, std::string_view opening,
+                                                      std::string_view closing) {
     for (const std::string& literal : template_literals(source)) {
         const size_t start = literal.find(opening);
         if (start == std::string::npos) continue;
         const size_t content = start + opening.size();
-        const size_t end = literal.find(kImEnd, content);
+        const size_t end = literal.find(closing, content);
         if (end == std::string::npos) continue;
         return literal.substr(content, end - content);
     }
     return std::nullopt;
 }
 
-void append_turn(std::string& out, std::string_view role, std::string_view content) {
-    out += kImStart;
-    out += role;
-    out += '\n';
-    out += content;
-    out += kImEnd;
-    out += '\n';
+bool contains(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
+
+// Jinja's `trim` filter, on ASCII whitespace only.
+std::string_view trim_whitespace(std::string_view text) {
+    constexpr std::string_view kWhitespace = " \t\n\r\f\v";
+    const size_t first = text.find_first_not_of(kWhitespace);
+    if (first == std::string_view::npos) return {};
+    return text.substr(first, text.find_last_not_of(kWhitespace) - first + 1);
 }
 
 }  // namespace
@@ -119,32 +123,60 @@ ChatTemplate ChatTemplate::from_source(std::string source) {
     chat.source_ = std::move(source);
     if (chat.source_.empty()) return chat;
 
-    const bool chatml = chat.source_.find(kImStart) != std::string::npos &&
-                        chat.source_.find(kImEnd) != std::string::npos;
-    if (!chatml) {
-        // TODO: render Llama 3 (<|start_header_id|>) templates instead of falling back to ChatML.
-        spdlog::warn("chat template: the model's template does not use {} and {}; formatting prompts as ChatML, "
-                     "which this model may not expect", kImStart, kImEnd);
+    const bool chatml = contains(chat.source_, kImStart) && contains(chat.source_, kImEnd);
+    const bool llama3 = contains(chat.source_, kStartHeader) && contains(chat.source_, kEndHeader);
+    if (!chatml && llama3) {
+        chat.format_ = ChatFormat::llama3;
+    } else if (!chatml) {
+        spdlog::warn("chat template: the model's template uses neither ChatML ({} and {}) nor Llama 3 ({} and {}) "
+                     "turns; formatting prompts as ChatML, which this model may not expect",
+                     kImStart, kImEnd, kStartHeader, kEndHeader);
         return chat;
     }
 
-    if (auto prompt = find_default_system_prompt(chat.source_)) chat.default_system_prompt_ = std::move(*prompt);
+    const std::string_view closing = chat.format_ == ChatFormat::llama3 ? kEotId : kImEnd;
+    if (auto prompt = find_default_system_prompt(chat.source_, chat.turn_start("system"), closing)) {
+        chat.default_system_prompt_ = std::move(*prompt);
+    }
     return chat;
+}
+
+std::string ChatTemplate::turn_start(std::string_view role) const {
+    std::string out;
+    if (format_ == ChatFormat::llama3) {
+        out += kStartHeader;
+        out += role;
+        out += kEndHeader;
+        out += "\n\n";
+        return out;
+    }
+    out += kImStart;
+    out += role;
+    out += '\n';
+    return out;
+}
+
+std::string_view ChatTemplate::turn_end() const {
+    if (format_ == ChatFormat::llama3) return kEotId;
+    return "<|im_end|>\n";
 }
 
 std::string ChatTemplate::format(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const {
     std::string out;
+    const auto append_turn = [&](std::string_view role, std::string_view content) {
+        out += turn_start(role);
+        out += format_ == ChatFormat::llama3 ? trim_whitespace(content) : content;
+        out += turn_end();
+    };
+
     const bool starts_with_system = !messages.empty() && messages.front().role == "system";
     if (!messages.empty() && !starts_with_system && !default_system_prompt_.empty()) {
-        append_turn(out, "system", default_system_prompt_);
+        append_turn("system", default_system_prompt_);
     }
 
-    for (const ChatMessage& message : messages) append_turn(out, message.role, message.content);
+    for (const ChatMessage& message : messages) append_turn(message.role, message.content);
 
-    if (add_generation_prompt) {
-        out += kImStart;
-        out += "assistant\n";
-    }
+    if (add_generation_prompt) out += turn_start("assistant");
     return out;
 }
 

@@ -74,14 +74,16 @@ struct RequestSet {
     std::vector<GenerationRequest> requests;
 };
 
-RequestSet make_requests(const Tokenizer& tokenizer, const std::vector<DocumentSession>& sessions,
+RequestSet make_requests(const Tokenizer& tokenizer, const ChatTemplate& chat_template,
+                         const std::vector<DocumentSession>& sessions,
                          const std::vector<std::string>& questions, int64_t max_tokens) {
     RequestSet set;
     set.caches.reserve(sessions.size() * questions.size());
     for (const DocumentSession& session : sessions) {
         for (const std::string& question : questions) {
             set.caches.push_back(session.cache());
-            set.requests.push_back({&set.caches.back(), encode_question_suffix(tokenizer, question), max_tokens});
+            set.requests.push_back(
+                {&set.caches.back(), encode_question_suffix(tokenizer, chat_template, question), max_tokens});
         }
     }
     return set;
@@ -117,7 +119,8 @@ TEST_F(BatchGenerate, AnswersEqualSessionAnswers) {
 
     // All twelve in one batch, then in batches of 5, 5 and 2
     for (const int64_t max_batch : {12, 5}) {
-        RequestSet set = make_requests(engine.tokenizer(), sessions, questions, generation.max_tokens);
+        RequestSet set =
+            make_requests(engine.tokenizer(), engine.chat_template(), sessions, questions, generation.max_tokens);
         const std::vector<Generation> generations =
             generate_batch(engine.model(), engine.tokenizer(), set.requests, max_batch);
         ASSERT_EQ(generations.size(), expected.size());
@@ -147,7 +150,8 @@ TEST_F(BatchGenerate, AnswersEqualSessionAnswers) {
 TEST_F(BatchGenerate, BadRequestsRejectedBeforeAnyWork) {
     const Model& model = engine_->model();
     const Tokenizer& tokenizer = engine_->tokenizer();
-    const std::vector<int32_t> prompt = encode_question_suffix(tokenizer, "Who are you?");
+    const std::vector<int32_t> prompt =
+        encode_question_suffix(tokenizer, engine_->chat_template(), "Who are you?");
     std::vector<KvCache> caches = {model.make_cache(), model.make_cache()};
 
     const auto error_of = [&](std::vector<GenerationRequest> requests, int64_t max_batch) -> std::string {

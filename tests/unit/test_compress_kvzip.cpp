@@ -20,6 +20,7 @@
 #include "engine/second_pass.h"
 #include "model/prefill_observer.h"
 #include "test_forward_model.h"
+#include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
 namespace compactor::test {
@@ -234,6 +235,7 @@ TEST(Kvzip, QueryMatchingContextKeyScoresHighest) {
 TEST(Kvzip, RunSecondPassWithTokenizer) {
     const std::unique_ptr<Model> model = tiny_model();
     const Tokenizer tokenizer = tiny_tokenizer();
+    const ChatTemplate chatml = ChatTemplate::from_source("");
     const ModelShape shape = shape_of(*model);
     const std::vector<int32_t> document = tokenizer.encode("the cat sat on the mat, and the dog ran.", false);
     std::vector<int32_t> context = tokenizer.encode("<|im_start|>user\n", true);
@@ -243,7 +245,7 @@ TEST(Kvzip, RunSecondPassWithTokenizer) {
 
     KvzipScorer scorer(kvzip_options(), shape);
     const KvCache cache = prefill(*model, context, scorer, 16);
-    const double seconds = run_second_pass(*model, tokenizer, cache, scorer, document);
+    const double seconds = run_second_pass(*model, tokenizer, chatml, cache, scorer, document);
     EXPECT_GT(seconds, 0.0);
 
     // The full cache is unchanged and still scores.
@@ -306,6 +308,7 @@ TEST(Kvzip, LongDocumentRepeatsInPieces) {
     // 80-token document after the request.
     const std::unique_ptr<Model> model = tiny_model();
     const Tokenizer tokenizer = tiny_tokenizer();
+    const ChatTemplate chatml = ChatTemplate::from_source("");
     const ModelShape shape = shape_of(*model);
     ASSERT_EQ(model->config().n_ctx_train, 256);
     std::string text;
@@ -319,7 +322,7 @@ TEST(Kvzip, LongDocumentRepeatsInPieces) {
     KvzipScorer kvzip(kvzip_options(), shape);
     WatchedKvzip watched(kvzip);
     const KvCache cache = prefill(*model, context, watched, 64);
-    EXPECT_GT(run_second_pass(*model, tokenizer, cache, watched, document), 0.0);
+    EXPECT_GT(run_second_pass(*model, tokenizer, chatml, cache, watched, document), 0.0);
 
     EXPECT_GT(watched.n_sequences, 1);
     EXPECT_LE(watched.max_position(), 256);
@@ -336,26 +339,28 @@ TEST(Kvzip, LongDocumentRepeatsInPieces) {
 TEST(Kvzip, SecondPassSkipsOtherScorers) {
     const std::unique_ptr<Model> model = tiny_model();
     const Tokenizer tokenizer = tiny_tokenizer();
+    const ChatTemplate chatml = ChatTemplate::from_source("");
     CompressionOptions options;
     options.method = "compactor";
     const std::unique_ptr<Scorer> scorer = make_scorer(options, shape_of(*model));
     ASSERT_FALSE(scorer->needs_second_pass());
     const std::vector<int32_t> context = sample_tokens(20, 64, 6);
     const KvCache cache = prefill(*model, context, *scorer, 16);
-    EXPECT_EQ(run_second_pass(*model, tokenizer, cache, *scorer, context), 0.0);
+    EXPECT_EQ(run_second_pass(*model, tokenizer, chatml, cache, *scorer, context), 0.0);
 }
 
 TEST(Kvzip, SecondPassRejectsBadInput) {
     const std::unique_ptr<Model> model = tiny_model();
     const Tokenizer tokenizer = tiny_tokenizer();
+    const ChatTemplate chatml = ChatTemplate::from_source("");
     const std::vector<int32_t> context = sample_tokens(20, 64, 7);
     KvzipScorer scorer(kvzip_options(), shape_of(*model));
     KvCache cache = prefill(*model, context, scorer, 16);
 
-    EXPECT_THROW(run_second_pass(*model, tokenizer, cache, scorer, {}), std::invalid_argument);
+    EXPECT_THROW(run_second_pass(*model, tokenizer, chatml, cache, scorer, {}), std::invalid_argument);
     const std::vector<int64_t> keep = {0, 1, 2};
     cache.compact(0, 0, keep);
-    EXPECT_THROW(run_second_pass(*model, tokenizer, cache, scorer, context), std::invalid_argument);
+    EXPECT_THROW(run_second_pass(*model, tokenizer, chatml, cache, scorer, context), std::invalid_argument);
 }
 
 TEST(Kvzip, ScorerRejectsMisuse) {

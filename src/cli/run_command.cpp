@@ -16,6 +16,7 @@
 #include "cli/quality_choice.h"
 #include "cli/run_result.h"
 #include "compactor/engine.h"
+#include "tokenizer/trim.h"
 
 namespace compactor::cli {
 
@@ -26,13 +27,6 @@ namespace fs = std::filesystem;
 // Format tokens around a question ("\n\nQuestion: ", "\nAnswer briefly." and
 // the turn markers), an upper bound for the prompt format in engine.h.
 constexpr int64_t kQuestionFormatTokens = 24;
-
-std::string trim(const std::string& text) {
-    const auto first = text.find_first_not_of(" \t\r\n");
-    if (first == std::string::npos) return "";
-    const auto last = text.find_last_not_of(" \t\r\n");
-    return text.substr(first, last - first + 1);
-}
 
 // `hint` ends the not-found message with what the user can do.
 std::string read_text_file(const fs::path& path, const char* file_kind, const char* hint) {
@@ -54,7 +48,7 @@ std::vector<std::string> read_questions(const fs::path& path) {
     std::istringstream lines(read_text_file(path, "questions file", "set COMPACTOR_EXAMPLES or pass --question TEXT"));
     std::vector<std::string> questions;
     for (std::string line; std::getline(lines, line);) {
-        if (std::string question = trim(line); !question.empty()) questions.push_back(std::move(question));
+        if (std::string question(trim_whitespace(line)); !question.empty()) questions.push_back(std::move(question));
     }
     if (questions.empty()) throw CliError(fmt::format("questions file {} has no questions; write one per line", path.string()));
     return questions;
@@ -100,7 +94,7 @@ int64_t answer_reserve(const Engine& engine, const RunArgs& args) {
 
 Answer answer_trimmed(const DocumentSession& session, const std::string& question, const GenerationOptions& options) {
     Answer answer = session.answer(question, options);
-    answer.text = trim(answer.text);
+    answer.text = std::string(trim_whitespace(answer.text));
     return answer;
 }
 
@@ -118,7 +112,7 @@ int run_command(RunArgs args) {
     }
     resolve_inputs(args);
     const std::string document = read_text_file(args.context, "context file", "pass --context FILE with an existing text file");
-    if (trim(document).empty()) {
+    if (trim_whitespace(document).empty()) {
         throw CliError(fmt::format("context file {} is empty; pass --context FILE with text to read", args.context));
     }
 

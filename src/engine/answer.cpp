@@ -34,10 +34,11 @@ Answer DocumentSession::answer(std::string_view question, const GenerationOption
     answer.n_question_tokens = static_cast<int64_t>(suffix.size());
     check_fits_context(cache_.next_pos(), answer.n_question_tokens, options.max_tokens, engine_->config().n_ctx_train);
 
-    // TODO: copying the whole cache per question costs O(document) memory and
-    // time. Truncating one working cache back to the document length after
-    // each answer would avoid the copy.
-    KvCache cache = cache_;
+    // Decoding appends to a copy, so the session's cache stays unchanged. The
+    // copy's room for the question and answer stops an append from regrowing it.
+    // TODO: the copy costs O(document) memory and time per question. Attention
+    // over the shared document rows plus a private tail would avoid it.
+    KvCache cache = cache_.copy_with_room(answer.n_question_tokens + options.max_tokens);
 
     std::vector<float> logits;
     Stopwatch prefill_time;

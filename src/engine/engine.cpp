@@ -17,10 +17,13 @@ void log_loaded(const Engine& engine, double load_s) {
     const size_t kv_bytes_per_token =
         static_cast<size_t>(config.n_layer) * config.n_head_kv * config.head_dim * 2 * sizeof(float);
     spdlog::info("engine: loaded {} ({:.1f} MiB file) in {:.2f} s: {} threads, {:.1f} MiB of {} weights, "
-                 "{} vocabulary tokens, context {} tokens, KV cache {:.1f} KiB per token (fp32)",
+                 "{} vocabulary tokens, context {} tokens, KV cache {:.1f} KiB per token (fp32), {} chat turns "
+                 "with a default system prompt of {} bytes",
                  engine.model_path(), engine.model().file().file_size() / kMiB, load_s, engine.model().n_threads(),
                  engine.model().weight_bytes() / kMiB, to_string(engine.model().weight_format()),
-                 engine.tokenizer().n_vocab(), config.n_ctx_train, kv_bytes_per_token / 1024.0);
+                 engine.tokenizer().n_vocab(), config.n_ctx_train, kv_bytes_per_token / 1024.0,
+                 to_string(engine.chat_template().chat_format()),
+                 engine.chat_template().default_system_prompt().size());
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "engine/score_state.h"
 #include "engine/stopwatch.h"
 #include "engine/teacher_force.h"
+#include "tokenizer/trim.h"
 
 namespace compactor {
 
@@ -45,13 +46,6 @@ void check_probe_options(const OnlineCalibrationOptions& o, double tau) {
     }
 }
 
-std::string trim(std::string text) {
-    const auto first = text.find_first_not_of(" \t\r\n");
-    if (first == std::string::npos) return "";
-    const auto last = text.find_last_not_of(" \t\r\n");
-    return text.substr(first, last - first + 1);
-}
-
 // One probe per equal stretch of the document: a span at a seeded offset
 // within the stretch, cued by the tokens before it. Stretches exclude the
 // prompt template.
@@ -76,8 +70,10 @@ std::vector<Probe> make_probes(const Tokenizer& tokenizer, const ChatTemplate& c
         const int64_t offset = static_cast<int64_t>(rng() % static_cast<uint64_t>(stretch - o.span_tokens + 1));
         const int64_t span = first_span + i * stretch + offset;
         const auto at = [&](int64_t pos) { return prompt_tokens.begin() + static_cast<std::ptrdiff_t>(pos); };
-        const std::string cue = trim(tokenizer.decode(std::vector<int32_t>(at(span - o.cue_tokens), at(span))));
-        const std::string quote = trim(tokenizer.decode(std::vector<int32_t>(at(span), at(span + o.span_tokens))));
+        const std::string cue(
+            trim_whitespace(tokenizer.decode(std::vector<int32_t>(at(span - o.cue_tokens), at(span)))));
+        const std::string quote(
+            trim_whitespace(tokenizer.decode(std::vector<int32_t>(at(span), at(span + o.span_tokens)))));
         if (cue.empty() || quote.empty()) continue;  // whitespace only: nothing to quote
 
         // A short question keeps the probes cheap next to the prefill.

@@ -115,8 +115,9 @@ double run_second_pass(const Model& model, const Tokenizer& tokenizer, const Cha
         }
 
         // Each piece starts from the context alone, so its positions stay
-        // within n_context + n_sequence.
-        KvCache copy = full_cache;
+        // within n_context + n_sequence. The copy has room for the piece, so
+        // appending it does not regrow every head.
+        KvCache copy = full_cache.copy_with_room(n_sequence);
         PrefillObserver* observer = scorer.begin_second_pass(copy, n_context);
         if (observer == nullptr) {
             throw std::logic_error("second pass: the scorer needs a second pass but returned no observer for it");

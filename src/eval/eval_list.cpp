@@ -1,17 +1,8 @@
 #include "eval/eval_list.h"
 
+#include "tokenizer/trim.h"
+
 namespace compactor::eval {
-
-namespace {
-
-std::string_view trim(std::string_view text) {
-    const auto first = text.find_first_not_of(" \t");
-    if (first == std::string_view::npos) return {};
-    const auto last = text.find_last_not_of(" \t");
-    return text.substr(first, last - first + 1);
-}
-
-}  // namespace
 
 std::vector<std::string> split_comma_list(std::string_view list) {
     std::vector<std::string> items;
@@ -19,7 +10,7 @@ std::vector<std::string> split_comma_list(std::string_view list) {
     while (true) {
         const size_t comma = list.find(',', start);
         const std::string_view item = list.substr(start, comma == std::string_view::npos ? comma : comma - start);
-        items.emplace_back(trim(item));
+        items.emplace_back(trim_whitespace(item));
         if (comma == std::string_view::npos) break;
         start = comma + 1;
     }

@@ -7,7 +7,7 @@
 
 namespace compactor::eval {
 
-// The items of "a, b,c" with surrounding spaces removed; empty items are
+// The items of "a, b,c" with surrounding whitespace removed; empty items are
 // kept (as "") so that callers can reject them with a message.
 std::vector<std::string> split_comma_list(std::string_view list);
 

@@ -5,6 +5,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "tokenizer/trim.h"
+
 namespace compactor {
 
 namespace {
@@ -99,15 +101,15 @@ std::optional<std::string> find_default_system_prompt(std::string_view source, s
 
 bool contains(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
 
-// Jinja's `trim` filter, on ASCII whitespace only.
-std::string_view trim_whitespace(std::string_view text) {
-    constexpr std::string_view kWhitespace = " \t\n\r\f\v";
-    const size_t first = text.find_first_not_of(kWhitespace);
-    if (first == std::string_view::npos) return {};
-    return text.substr(first, text.find_last_not_of(kWhitespace) - first + 1);
-}
-
 }  // namespace
+
+const char* to_string(ChatFormat format) {
+    switch (format) {
+        case ChatFormat::chatml: return "chatml";
+        case ChatFormat::llama3: return "llama3";
+    }
+    return "unknown";
+}
 
 ChatTemplate ChatTemplate::from_gguf(const gguf::GgufFile& file) {
     const std::string key(kChatTemplateKey);

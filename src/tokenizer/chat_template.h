@@ -21,6 +21,9 @@ enum class ChatFormat {
     llama3,  // <|start_header_id|>{role}<|end_header_id|>\n\n{content}<|eot_id|>
 };
 
+// Returns the name of `format` ("chatml" or "llama3") for logs.
+const char* to_string(ChatFormat format);
+
 class ChatTemplate {
 public:
     // Reads tokenizer.chat_template; the default system prompt is the one the
